@@ -1,0 +1,77 @@
+/**
+ * The one error family of Cleave. Every failure that crosses a module boundary is a CleaveError
+ * with a stable `code`; the HTTP status and WebSocket close code it maps to live in one table
+ * here, so the edge, the cloud and the CLI answer the same failure the same way.
+ */
+
+/** How a code is reported on each transport. */
+export interface ErrorCodeInfo {
+  /** HTTP status for REST endpoints. */
+  readonly http: number;
+  /** WebSocket close code when the failure ends a connection (RFC 6455 or 4000-4999). */
+  readonly wsClose: number;
+  /** One line for docs and `--help`. */
+  readonly summary: string;
+}
+
+/** Stable error codes. Append only: clients match on these strings. */
+export const ERROR_CODES = {
+  CLEAVE_E_BAD_ARGUMENT: { http: 400, wsClose: 1008, summary: 'an argument or option had a wrong value' },
+  CLEAVE_E_NOT_FOUND: { http: 404, wsClose: 1008, summary: 'a model, file or tensor named in the request does not exist' },
+  CLEAVE_E_ONNX_DECODE: { http: 400, wsClose: 1007, summary: 'bytes are not a well-formed ONNX protobuf' },
+  CLEAVE_E_ONNX_LIMIT: { http: 413, wsClose: 1009, summary: 'an ONNX model exceeds a decoder limit (size, nesting, counts)' },
+  CLEAVE_E_ONNX_INVALID: { http: 422, wsClose: 1007, summary: 'an ONNX graph is structurally invalid (dangling inputs, duplicate outputs, cycles)' },
+  CLEAVE_E_UNSUPPORTED_OP: { http: 422, wsClose: 1007, summary: 'an operator is not known to the tool that has to understand it' },
+  CLEAVE_E_SHAPE: { http: 400, wsClose: 1007, summary: 'a tensor shape does not match what was expected' },
+  CLEAVE_E_DTYPE: { http: 400, wsClose: 1007, summary: 'a tensor element type does not match what was expected' },
+  CLEAVE_E_SPLIT: { http: 422, wsClose: 1007, summary: 'a cut does not separate the graph into a head and a tail' },
+  CLEAVE_E_QUANTIZE: { http: 422, wsClose: 1007, summary: 'a model cannot be quantized as asked' },
+  CLEAVE_E_BACKEND: { http: 500, wsClose: 1011, summary: 'the inference backend failed to load or run a model' },
+  CLEAVE_E_INTERNAL: { http: 500, wsClose: 1011, summary: 'a bug in Cleave: please report it with the trace id' },
+} as const satisfies Record<string, ErrorCodeInfo>;
+
+/** One of the stable error code strings. */
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** Structured detail attached to an error (offsets, names, expected values). */
+export type ErrorDetail = Readonly<Record<string, string | number | boolean | readonly (string | number)[]>>;
+
+/** The Cleave error: a message for people, a code for programs, detail for both. */
+export class CleaveError extends Error {
+  override readonly name = 'CleaveError';
+  readonly code: ErrorCode;
+  readonly detail: ErrorDetail;
+
+  constructor(code: ErrorCode, message: string, detail: ErrorDetail = {}, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.detail = detail;
+  }
+
+  /** HTTP status this error maps to. */
+  get httpStatus(): number {
+    return ERROR_CODES[this.code].http;
+  }
+
+  /** WebSocket close code this error maps to. */
+  get wsCloseCode(): number {
+    return ERROR_CODES[this.code].wsClose;
+  }
+
+  /** Wire form used by every endpoint: `{ code, message, detail }`. */
+  toJSON(): { code: ErrorCode; message: string; detail: ErrorDetail } {
+    return { code: this.code, message: this.message, detail: this.detail };
+  }
+}
+
+/** True when `e` is a CleaveError, optionally with the given code. */
+export function isCleaveError(e: unknown, code?: ErrorCode): e is CleaveError {
+  return e instanceof CleaveError && (code === undefined || e.code === code);
+}
+
+/** Wraps anything thrown into a CleaveError, keeping coded errors as they are. */
+export function toCleaveError(e: unknown, fallback: ErrorCode = 'CLEAVE_E_INTERNAL'): CleaveError {
+  if (e instanceof CleaveError) return e;
+  const message = e instanceof Error ? e.message : String(e);
+  return new CleaveError(fallback, message, {}, { cause: e });
+}
