@@ -125,7 +125,7 @@ export class ProtoReader {
     return r;
   }
 
-  /** Skips a field of the given wire type and returns its bytes, tag excluded. */
+  /** Skips over the payload of a field of the given wire type. */
   skip(wire: number): void {
     switch (wire) {
       case WireType.VARINT:
@@ -135,9 +135,12 @@ export class ProtoReader {
         if (this.pos + 8 > this.end) this.fail('truncated fixed64');
         this.pos += 8;
         return;
-      case WireType.LEN:
-        this.pos += this.length();
+      case WireType.LEN: {
+        // Read the length first: `this.pos += this.length()` would add to the old position.
+        const n = this.length();
+        this.pos += n;
         return;
+      }
       case WireType.I32:
         if (this.pos + 4 > this.end) this.fail('truncated fixed32');
         this.pos += 4;
