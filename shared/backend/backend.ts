@@ -15,6 +15,12 @@ export interface LoadOptions {
   weightOnlyQdq?: boolean;
   /** Threads for one operator; default 1 on the edge (one request per core), runtime default elsewhere. */
   intraOpThreads?: number;
+  /**
+   * Graph optimization level. Default 'all'. 'basic' skips the fusions (Add + LayerNormalization
+   * into SkipLayerNormalization, ...) that round differently from the unfused ops; equivalence
+   * checks that compare a whole model with its split parts use it to compare equal arithmetic.
+   */
+  graphOptimization?: 'disabled' | 'basic' | 'extended' | 'all';
   /** Execution providers in preference order, e.g. ['cuda', 'cpu']. Default ['cpu']. */
   executionProviders?: readonly string[];
 }

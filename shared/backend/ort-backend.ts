@@ -27,7 +27,7 @@ export interface OrtBackendOptions {
 export function ortSessionOptions(opts: LoadOptions, defaults: readonly string[]): InferenceSession.SessionOptions {
   const o: InferenceSession.SessionOptions = {
     executionProviders: [...(opts.executionProviders ?? defaults)] as InferenceSession.ExecutionProviderConfig[],
-    graphOptimizationLevel: 'all',
+    graphOptimizationLevel: opts.graphOptimization ?? 'all',
   };
   if (opts.intraOpThreads !== undefined) o.intraOpNumThreads = opts.intraOpThreads;
   // Without this, onnxruntime keeps DequantizeLinear in the graph and re-runs it every call.
