@@ -1,8 +1,96 @@
+/**
+ * `cleave models`: generate the model zoo into a directory (default `models/`), or list the
+ * catalogue. Current files are reused (see cli/zoo-files.ts), so running it again is cheap.
+ *
+ *   cleave models                      build what is missing or stale, print the table
+ *   cleave models --only mlp-small     just that one (the manifest keeps the others)
+ *   cleave models --force              rebuild everything
+ *   cleave models --list               the catalogue, nothing built
+ */
 import type { Command } from 'commander';
+import path from 'node:path';
+import { ZOO_MODELS, type ManifestEntry } from '../../shared/zoo/index.js';
+import { DEFAULT_ZOO_DIR, syncZoo } from '../zoo-files.js';
 
-/** Placeholder: replaced by the real `cleave models`. */
+interface ModelsOptions {
+  out?: string;
+  only?: string;
+  force?: boolean;
+  list?: boolean;
+}
+
+/** Left-aligned text columns, right-aligned numbers; two spaces between columns. */
+function table(header: readonly string[], rows: readonly (readonly string[])[], numeric: ReadonlySet<number>): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (r: readonly string[]): string =>
+    r.map((c, i) => (numeric.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+}
+
+function formatBytes(n: number): string {
+  if (n >= 1_000_000) return `${(n / 1_000_000).toFixed(2)} MB`;
+  if (n >= 1_000) return `${(n / 1_000).toFixed(1)} kB`;
+  return `${n} B`;
+}
+
+function listCatalogue(): string {
+  const shape = (s: readonly (number | string)[]): string => `[${s.join(',')}]`;
+  return table(
+    ['name', 'tier', 'task', 'quantization', 'input', 'output', 'description'],
+    ZOO_MODELS.map((m) => [
+      m.name, m.tier, m.task, m.quantization,
+      m.inputs.map((t) => `${t.name} ${t.dtype}${shape(t.shape)}`).join(', '),
+      m.outputs.map((t) => `${t.name} ${t.dtype}${shape(t.shape)}`).join(', '),
+      m.description,
+    ]),
+    new Set(),
+  );
+}
+
+function resultTable(entries: readonly ManifestEntry[], ms: ReadonlyMap<string, number>): string {
+  return table(
+    ['name', 'tier', 'params', 'bytes', 'quantization', 'mean top1', 'max class', 'agree fp32', 'build ms'],
+    entries.map((e) => [
+      e.name,
+      e.tier,
+      e.params.toLocaleString('en-US'),
+      formatBytes(e.bytes),
+      e.quantization,
+      e.meanTop1Prob.toFixed(3),
+      e.maxClassShare.toFixed(3),
+      e.top1AgreementWithBase !== undefined ? e.top1AgreementWithBase.toFixed(3) : '-',
+      ms.has(e.name) ? String(Math.round(ms.get(e.name)!)) : 'cached',
+    ]),
+    new Set([2, 3, 5, 6, 7, 8]),
+  );
+}
+
+/** Adds `cleave models` to the program. */
 export function registerModels(program: Command): void {
-  program.command('models').description('(not yet built)').action(() => {
-    throw new Error('cleave models is not built yet');
-  });
+  program
+    .command('models')
+    .description('generate the model zoo (ONNX files + manifest.json), or list it')
+    .option('--out <dir>', `directory to write (default ${path.relative(process.cwd(), DEFAULT_ZOO_DIR) || '.'})`)
+    .option('--only <names>', 'comma-separated model names to build')
+    .option('--force', 'rebuild even when the files are current')
+    .option('--list', 'print the catalogue without building')
+    .action(async (opts: ModelsOptions) => {
+      if (opts.list) {
+        process.stdout.write(`${listCatalogue()}\n`);
+        return;
+      }
+      const only = opts.only?.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+      const started = performance.now();
+      const res = await syncZoo({
+        ...(opts.out !== undefined ? { dir: opts.out } : {}),
+        ...(only ? { only } : {}),
+        force: opts.force === true,
+        onBuilt: (b) => process.stderr.write(`built ${b.name} in ${Math.round(b.buildMs)} ms\n`),
+      });
+      const ms = new Map(res.built.map((b) => [b.name, b.buildMs]));
+      const shown = new Set(only ?? ZOO_MODELS.map((m) => m.name));
+      process.stdout.write(`${resultTable(res.manifest.models.filter((e) => shown.has(e.name)), ms)}\n`);
+      const total = ((performance.now() - started) / 1000).toFixed(1);
+      process.stdout.write(`${res.built.length} built, ${res.reused.length} current, in ${total} s -> ${path.join(res.dir, 'manifest.json')}\n`);
+    });
 }
