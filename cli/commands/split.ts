@@ -57,7 +57,7 @@ Split files:
 Examples:
   cleave split models/cnn-small.onnx --list
   cleave split models/cnn-small.onnx --list --json
-  cleave split models/cnn-small.onnx --at pool0_out -o /tmp/cut --verify --samples 8
+  cleave split models/cnn-small.onnx --at block3.pool_out -o /tmp/cut --verify --samples 8
   cleave split models/text-tiny.onnx --list --max-tensors 2 --verify`;
 
 /** `cleave split`: list cut points, or cut at named tensors, optionally verifying. */
