@@ -10,7 +10,7 @@ import { AUDIO_TOKENS, IMAGE_LABELS, TABULAR_LABELS, TEXT_LABELS } from './label
  * Version of the generator code as a whole. Bump it whenever any model's bytes change (a new
  * init, a different fit, a new op), so cached `models/` directories are rebuilt.
  */
-export const ZOO_VERSION = 1;
+export const ZOO_VERSION = 2;
 
 /** Where a model is meant to run. */
 export type ZooTier = 'edge' | 'cloud';
@@ -137,11 +137,11 @@ const CNN_SMALL: CnnArch = { family: 'cnn', blocks: [16, 32, 64], convsPerBlock:
 /** Every model of the zoo, fp32 bases before their quantized variants. */
 export const ZOO_MODELS: readonly ZooModelSpec[] = [
   {
-    name: 'text-tiny', version: 1, tier: 'edge', quantization: 'none', ...TEXT_IO, arch: TEXT_TINY,
+    name: 'text-tiny', version: 2, tier: 'edge', quantization: 'none', ...TEXT_IO, arch: TEXT_TINY,
     description: 'tiny BERT-style topic classifier: 2 layers, d=64, 2 heads; hashed word ids in, 8 topic logits out',
   },
   {
-    name: 'text-base', version: 1, tier: 'cloud', quantization: 'none', ...TEXT_IO,
+    name: 'text-base', version: 2, tier: 'cloud', quantization: 'none', ...TEXT_IO,
     arch: { family: 'text', layers: 4, dModel: 192, heads: 4, ffn: 384 },
     description: 'wider, deeper BERT-style topic classifier: 4 layers, d=192, 4 heads; same tokens and labels as text-tiny',
   },
@@ -173,11 +173,11 @@ export const ZOO_MODELS: readonly ZooModelSpec[] = [
     description: 'MLP 512-2048-2048-10, the batching benchmark shape',
   },
   {
-    name: 'text-tiny-int8', version: 1, tier: 'edge', quantization: 'dynamic-int8', baseModel: 'text-tiny', ...TEXT_IO, arch: TEXT_TINY,
+    name: 'text-tiny-int8', version: 2, tier: 'edge', quantization: 'dynamic-int8', baseModel: 'text-tiny', ...TEXT_IO, arch: TEXT_TINY,
     description: 'text-tiny with int8 weights and int8 MatMuls (activations quantized per call)',
   },
   {
-    name: 'cnn-small-int8', version: 1, tier: 'edge', quantization: 'qdq-weight', baseModel: 'cnn-small', ...IMAGE_IO, arch: CNN_SMALL,
+    name: 'cnn-small-int8', version: 2, tier: 'edge', quantization: 'qdq-weight', baseModel: 'cnn-small', ...IMAGE_IO, arch: CNN_SMALL,
     description: 'cnn-small with int8 weights behind DequantizeLinear (4x smaller file, fp32 compute)',
   },
 ];

@@ -11,7 +11,7 @@ import { fnv1a32String } from '../fnv1a.js';
 
 /** Padding id; the models mask attention to it. */
 export const PAD_ID = 0;
-/** Start-of-sequence id; its final hidden state is the pooled sentence vector. */
+/** Start-of-sequence id (the text models pool over the word tokens, not at this one). */
 export const CLS_ID = 1;
 /** End-of-sequence id. */
 export const SEP_ID = 2;

@@ -8,7 +8,11 @@ import type { ZooRng } from '../prng.js';
 
 const FUNCTION_WORDS = ['the', 'a', 'of', 'and', 'to', 'in', 'is', 'for', 'on', 'with', 'as', 'was', 'at', 'by', 'it', 'from', 'this', 'that', 'new', 'after'];
 
-const TOPIC_WORDS: readonly (readonly string[])[] = [
+/**
+ * Words of each topic, in TEXT_LABELS order (world, sports, business, ...). The text models'
+ * embedding tables give each list a shared direction, as training would (models/text.ts).
+ */
+export const TOPIC_WORDS: readonly (readonly string[])[] = [
   ['government', 'election', 'minister', 'talks', 'border', 'treaty', 'protest', 'president', 'united', 'nations', 'capital', 'vote'],
   ['match', 'team', 'season', 'goal', 'coach', 'league', 'final', 'score', 'player', 'cup', 'race', 'win'],
   ['market', 'shares', 'profit', 'bank', 'company', 'quarter', 'deal', 'stocks', 'investors', 'growth', 'trade', 'prices'],
