@@ -16,6 +16,7 @@ import {
 import type { ModelProto } from '../../shared/onnx/types.js';
 import type { HostTensor } from '../../shared/tensor.js';
 import { nodeBackends } from '../backends.js';
+import { intOption } from '../options.js';
 
 /** Metadata key the model zoo stamps on its models, naming the zoo entry. */
 const ZOO_MODEL_KEY = 'cleave.zoo.model';
@@ -47,15 +48,6 @@ export async function evaluationInputs(model: ModelProto, n: number, seed: numbe
   return { inputs: randomInputs(model, n, seed), source: 'random inputs' };
 }
 
-function intOption(flag: string, min: number): (v: string) => number {
-  return (v) => {
-    const n = Number(v);
-    if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min) {
-      throw new CleaveError('CLEAVE_E_BAD_ARGUMENT', `${flag} "${v}" is not an integer >= ${min}`, { option: flag, value: v });
-    }
-    return n;
-  };
-}
 
 /** `models/mlp.onnx` -> `models/mlp.qdq-weight.onnx`. */
 export function defaultOutputPath(input: string, mode: string): string {

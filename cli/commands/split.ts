@@ -13,6 +13,7 @@ import type { ModelProto } from '../../shared/onnx/types.js';
 import { nodeBackends } from '../backends.js';
 import { readModelFile, writeModelFile } from '../model-file.js';
 import { formatBytes, formatTable } from '../table.js';
+import { intOption } from '../options.js';
 
 interface SplitOptions {
   list?: boolean;
@@ -26,15 +27,6 @@ interface SplitOptions {
   backend: string;
 }
 
-function intOption(flag: string, min: number): (v: string) => number {
-  return (v) => {
-    const n = Number(v);
-    if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min) {
-      throw new CleaveError('CLEAVE_E_BAD_ARGUMENT', `${flag} "${v}" is not an integer >= ${min}`, { option: flag, value: v });
-    }
-    return n;
-  };
-}
 
 const HELP = `
 Cut points:
