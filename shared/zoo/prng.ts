@@ -1,8 +1,8 @@
 /**
  * The zoo's own seeded random numbers. Every weight and every sample input comes from here, so
- * a model's bytes depend only on its name and the code. (A project-wide `shared/rng.ts` with the
- * same `next`/`normal`/`int` surface is planned; this one stays private to the zoo so its
- * sequences never change when that one does, which would change every model's bytes.)
+ * a model's bytes depend only on its name and the code. `shared/rng.ts` has the same surface for
+ * the rest of the project; this frozen copy stays private to the zoo on purpose, so that a change
+ * to the shared generator can never silently change every model's bytes.
  */
 
 /** A deterministic random source. */
