@@ -25,10 +25,6 @@ export interface LoadOptions {
   executionProviders?: readonly string[];
 }
 
-export interface ModelIO {
-  readonly name: string;
-}
-
 /** A model loaded in a backend, ready to run. */
 export interface LoadedModel {
   readonly inputNames: readonly string[];

@@ -135,7 +135,7 @@ function readGraph(r: ProtoReader, ctx: Ctx, depth: number): GraphProto {
         g.node.push(readNode(r.sub(), ctx, depth));
         break;
       case 2: g.name = r.string(); break;
-      case 5: g.initializer.push(readTensor(r.sub(), ctx, depth)); break;
+      case 5: g.initializer.push(readTensor(r.sub())); break;
       case 10: g.docString = r.string(); break;
       case 11: g.input.push(readValueInfo(r.sub())); break;
       case 12: g.output.push(readValueInfo(r.sub())); break;
@@ -180,12 +180,12 @@ function readAttribute(r: ProtoReader, ctx: Ctx, depth: number): Attribute {
       case 2: expect(r, wire, WireType.I32, 'attribute.f'); a.f = r.fixed32Float(); break;
       case 3: expect(r, wire, WireType.VARINT, 'attribute.i'); a.i = r.varintBig(); break;
       case 4: expect(r, wire, WireType.LEN, 'attribute.s'); a.s = r.bytesField(); break;
-      case 5: expect(r, wire, WireType.LEN, 'attribute.t'); a.t = readTensor(r.sub(), ctx, depth); break;
+      case 5: expect(r, wire, WireType.LEN, 'attribute.t'); a.t = readTensor(r.sub()); break;
       case 6: expect(r, wire, WireType.LEN, 'attribute.g'); a.g = readGraph(r.sub(), ctx, depth + 1); break;
       case 7: readRepeatedFloat32(r, wire, (a.floats ??= [])); break;
       case 8: readRepeatedVarint(r, wire, (a.ints ??= [])); break;
       case 9: expect(r, wire, WireType.LEN, 'attribute.strings'); (a.strings ??= []).push(r.bytesField()); break;
-      case 10: expect(r, wire, WireType.LEN, 'attribute.tensors'); (a.tensors ??= []).push(readTensor(r.sub(), ctx, depth)); break;
+      case 10: expect(r, wire, WireType.LEN, 'attribute.tensors'); (a.tensors ??= []).push(readTensor(r.sub())); break;
       case 11: expect(r, wire, WireType.LEN, 'attribute.graphs'); (a.graphs ??= []).push(readGraph(r.sub(), ctx, depth + 1)); break;
       case 13: expect(r, wire, WireType.LEN, 'attribute.doc_string'); a.docString = r.string(); break;
       case 20: expect(r, wire, WireType.VARINT, 'attribute.type'); a.type = r.int32(); break;
@@ -196,7 +196,7 @@ function readAttribute(r: ProtoReader, ctx: Ctx, depth: number): Attribute {
   return a;
 }
 
-function readTensor(r: ProtoReader, _ctx: Ctx, _depth: number): TensorProto {
+function readTensor(r: ProtoReader): TensorProto {
   const t: TensorProto = { name: '', dims: [], dataType: 0 };
   while (!r.done) {
     const start = r.pos;
