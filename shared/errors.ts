@@ -28,6 +28,16 @@ export const ERROR_CODES = {
   CLEAVE_E_QUANTIZE: { http: 422, wsClose: 1007, summary: 'a model cannot be quantized as asked' },
   CLEAVE_E_BACKEND: { http: 500, wsClose: 1011, summary: 'the inference backend failed to load or run a model' },
   CLEAVE_E_INTERNAL: { http: 500, wsClose: 1011, summary: 'a bug in Cleave: please report it with the trace id' },
+  CLEAVE_E_PROTOCOL: { http: 400, wsClose: 1002, summary: 'a protocol frame is malformed: bad msgpack, a missing or mistyped field, a reused stream id' },
+  CLEAVE_E_UNKNOWN_FRAME: { http: 400, wsClose: 1003, summary: 'a protocol frame has a type this peer does not know' },
+  CLEAVE_E_TOO_LARGE: { http: 413, wsClose: 1009, summary: 'a frame, body or tensor exceeds a configured limit' },
+  CLEAVE_E_TOO_MANY_STREAMS: { http: 429, wsClose: 1008, summary: 'more requests in flight than the credits granted allow' },
+  CLEAVE_E_UNAUTHORIZED: { http: 401, wsClose: 4401, summary: 'a token is missing or wrong' },
+  CLEAVE_E_VERSION: { http: 400, wsClose: 4426, summary: 'no protocol version both peers speak' },
+  CLEAVE_E_OVERLOADED: { http: 503, wsClose: 1013, summary: 'a queue is full or a request waited past its queue timeout and was rejected' },
+  CLEAVE_E_DEADLINE: { http: 504, wsClose: 1011, summary: 'a request\'s deadline passed before it could be answered' },
+  CLEAVE_E_CANCELLED: { http: 499, wsClose: 1000, summary: 'the client cancelled the request' },
+  CLEAVE_E_UNAVAILABLE: { http: 503, wsClose: 1001, summary: 'the server or model is not ready, shutting down, or unreachable' },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 /** One of the stable error code strings. */
