@@ -82,7 +82,10 @@ export interface RunFrame {
    */
   readonly stages?: readonly StageRef[];
   readonly inputs: TensorMap;
-  /** Output names to return; default: every output of the (last) model. */
+  /**
+   * Output names to return; default: every output of the (last) model. With `stages`, any tensor
+   * of the run may be named: its inputs or any stage's outputs.
+   */
   readonly outputs?: readonly string[];
   /** Time budget from when the server reads the frame, ms. A run past it is not started. */
   readonly deadlineMs?: number;
