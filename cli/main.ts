@@ -6,6 +6,7 @@
 import { Command, CommanderError } from 'commander';
 import { isCleaveError } from '../shared/errors.js';
 import { registerBench } from './commands/bench.js';
+import { registerCloud } from './commands/cloud.js';
 import { registerDemo } from './commands/demo.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerModels } from './commands/models.js';
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerInspect(program);
   registerQuantize(program);
   registerSplit(program);
+  registerCloud(program);
   registerBench(program);
   registerDemo(program);
   return program;

@@ -3,6 +3,8 @@
  * measured in the same run. Each suite is a subcommand; the suite code stays in bench/.
  */
 import type { Command } from 'commander';
+import { runBatchingBench } from '../../bench/batching.js';
+import { runCodecBench } from '../../bench/codec.js';
 import { runOnnxBench } from '../../bench/onnx.js';
 
 export function registerBench(program: Command): void {
@@ -24,5 +26,21 @@ noise hits all of them alike; ratios are against fp32 in the same run.`)
         ...(flags.model ? { models: flags.model } : {}),
         ...(flags.out ? { out: flags.out } : {}),
       });
+    });
+  bench
+    .command('codec')
+    .description('protocol frame encode+decode throughput for 1 KB, 64 KB and 4 MB tensors vs memcpy of the same bytes, and vs JSON')
+    .option('--quick', 'fewer rounds')
+    .option('--out <file>', 'raw JSON results (default: bench/results/codec.json)')
+    .action(async (flags: { quick?: boolean; out?: string }) => {
+      await runCodecBench({ quick: flags.quick ?? false, ...(flags.out ? { out: flags.out } : {}) });
+    });
+  bench
+    .command('batching')
+    .description('dynamic batching on vs off: mlp-large on a cloud child process over a real WebSocket at concurrency 1, 8, 64')
+    .option('--quick', '2 s per cell instead of 6')
+    .option('--out <file>', 'raw JSON results (default: bench/results/batching.json)')
+    .action(async (flags: { quick?: boolean; out?: string }) => {
+      await runBatchingBench({ quick: flags.quick ?? false, ...(flags.out ? { out: flags.out } : {}) });
     });
 }

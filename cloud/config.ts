@@ -1,0 +1,148 @@
+/**
+ * Cloud server settings: defaults, then `CLEAVE_*` environment variables, then command-line
+ * flags, each validated with a message naming the setting, the value and what was expected.
+ */
+import { CleaveError } from '../shared/errors.js';
+import { DEFAULT_LIMITS } from '../shared/protocol/constants.js';
+
+export type DeviceChoice = 'auto' | 'cuda' | 'cpu';
+
+/** Everything `cleave cloud` can be told. Units in the names. */
+export interface CloudConfig {
+  /** TCP port; 0 picks a free one. Default 9000 (env CLEAVE_PORT). */
+  readonly port: number;
+  /** Interface to bind. Default 127.0.0.1; use 0.0.0.0 to serve other hosts (env CLEAVE_HOST). */
+  readonly host: string;
+  /** Triton-style model repository folder; default: the generated zoo (env CLEAVE_REPOSITORY). */
+  readonly repository?: string;
+  /** Execution device (env CLEAVE_DEVICE). Default auto. */
+  readonly device: DeviceChoice;
+  /** Accepted tokens; empty = no auth (env CLEAVE_TOKENS, comma-separated, or CLEAVE_TOKEN). */
+  readonly tokens: readonly string[];
+  /** Max batch size for models whose config sets none (env CLEAVE_MAX_BATCH_SIZE). Default 32. */
+  readonly maxBatchSize: number;
+  /** Overrides every model's max queue delay when set, ms (env CLEAVE_MAX_QUEUE_DELAY_MS). */
+  readonly maxQueueDelayMs?: number;
+  /** False turns the dynamic batcher off for every model (env CLEAVE_BATCHING=off). Default true. */
+  readonly batching: boolean;
+  /** Memory budget for loaded models, bytes; 0 = unlimited (env CLEAVE_MEMORY_BUDGET, e.g. 2GiB). */
+  readonly memoryBudgetBytes: number;
+  /** Largest protocol frame, bytes (env CLEAVE_MAX_FRAME_BYTES). Default 64 MiB. */
+  readonly maxFrameBytes: number;
+  /** Runs in flight per connection (env CLEAVE_MAX_STREAMS). Default 256. */
+  readonly maxStreams: number;
+  /** Largest HTTP body, bytes (env CLEAVE_MAX_BODY_BYTES). Default 64 MiB. */
+  readonly maxBodyBytes: number;
+  /** LOAD frame interval, ms (env CLEAVE_LOAD_INTERVAL_MS). Default 1000. */
+  readonly loadIntervalMs: number;
+  /** Longest graceful drain on SIGTERM before remaining work is dropped, ms (env CLEAVE_DRAIN_TIMEOUT_MS). Default 30000. */
+  readonly drainTimeoutMs: number;
+  /** Threads per onnxruntime operator; 0 = runtime default (env CLEAVE_INTRA_OP_THREADS). */
+  readonly intraOpThreads: number;
+  /** Write JSON log lines to stderr. Default true (env CLEAVE_LOG=off turns it off). */
+  readonly log: boolean;
+}
+
+export const DEFAULT_CLOUD_CONFIG: CloudConfig = {
+  port: 9000,
+  host: '127.0.0.1',
+  device: 'auto',
+  tokens: [],
+  maxBatchSize: 32,
+  batching: true,
+  memoryBudgetBytes: 0,
+  maxFrameBytes: DEFAULT_LIMITS.maxFrameBytes,
+  maxStreams: DEFAULT_LIMITS.maxStreams,
+  maxBodyBytes: 64 * 1024 * 1024,
+  loadIntervalMs: 1000,
+  drainTimeoutMs: 30_000,
+  intraOpThreads: 0,
+  log: true,
+};
+
+/** Raw settings as strings, from env or flags. */
+export type RawCloudSettings = Partial<Record<keyof CloudConfig, string | boolean | undefined>>;
+
+const ENV: Record<string, keyof CloudConfig> = {
+  CLEAVE_PORT: 'port', CLEAVE_HOST: 'host', CLEAVE_REPOSITORY: 'repository', CLEAVE_DEVICE: 'device',
+  CLEAVE_MAX_BATCH_SIZE: 'maxBatchSize', CLEAVE_MAX_QUEUE_DELAY_MS: 'maxQueueDelayMs', CLEAVE_BATCHING: 'batching',
+  CLEAVE_MEMORY_BUDGET: 'memoryBudgetBytes', CLEAVE_MAX_FRAME_BYTES: 'maxFrameBytes', CLEAVE_MAX_STREAMS: 'maxStreams',
+  CLEAVE_MAX_BODY_BYTES: 'maxBodyBytes', CLEAVE_LOAD_INTERVAL_MS: 'loadIntervalMs', CLEAVE_DRAIN_TIMEOUT_MS: 'drainTimeoutMs',
+  CLEAVE_INTRA_OP_THREADS: 'intraOpThreads', CLEAVE_LOG: 'log',
+};
+
+/** Settings found in `env`. */
+export function cloudSettingsFromEnv(env: Readonly<Record<string, string | undefined>>): RawCloudSettings {
+  const out: RawCloudSettings = {};
+  for (const [k, key] of Object.entries(ENV)) if (env[k] !== undefined && env[k] !== '') out[key] = env[k];
+  const tokens = env.CLEAVE_TOKENS ?? env.CLEAVE_TOKEN;
+  if (tokens) out.tokens = tokens;
+  return out;
+}
+
+/** Resolves defaults < env < flags into a validated config. */
+export function resolveCloudConfig(env: RawCloudSettings, flags: RawCloudSettings): CloudConfig {
+  const raw: RawCloudSettings = { ...env };
+  for (const [k, v] of Object.entries(flags)) if (v !== undefined) raw[k as keyof CloudConfig] = v;
+  const d = DEFAULT_CLOUD_CONFIG;
+  const device = str(raw.device) ?? d.device;
+  if (device !== 'auto' && device !== 'cuda' && device !== 'cpu') bad('device', device, 'auto, cuda or cpu');
+  const maxQueueDelayMs = raw.maxQueueDelayMs !== undefined ? int(raw.maxQueueDelayMs, 'maxQueueDelayMs', 0, 60_000) : undefined;
+  const repository = str(raw.repository);
+  return {
+    port: int(raw.port, 'port', 0, 65535) ?? d.port,
+    host: str(raw.host) ?? d.host,
+    ...(repository !== undefined ? { repository } : {}),
+    device: device as DeviceChoice,
+    tokens: (str(raw.tokens) ?? '').split(',').map((t) => t.trim()).filter(Boolean),
+    maxBatchSize: int(raw.maxBatchSize, 'maxBatchSize', 1, 4096) ?? d.maxBatchSize,
+    ...(maxQueueDelayMs !== undefined ? { maxQueueDelayMs } : {}),
+    batching: bool(raw.batching, 'batching') ?? d.batching,
+    memoryBudgetBytes: bytes(raw.memoryBudgetBytes, 'memoryBudgetBytes') ?? d.memoryBudgetBytes,
+    maxFrameBytes: bytes(raw.maxFrameBytes, 'maxFrameBytes') ?? d.maxFrameBytes,
+    maxStreams: int(raw.maxStreams, 'maxStreams', 1, 65536) ?? d.maxStreams,
+    maxBodyBytes: bytes(raw.maxBodyBytes, 'maxBodyBytes') ?? d.maxBodyBytes,
+    loadIntervalMs: int(raw.loadIntervalMs, 'loadIntervalMs', 10, 3_600_000) ?? d.loadIntervalMs,
+    drainTimeoutMs: int(raw.drainTimeoutMs, 'drainTimeoutMs', 0, 3_600_000) ?? d.drainTimeoutMs,
+    intraOpThreads: int(raw.intraOpThreads, 'intraOpThreads', 0, 1024) ?? d.intraOpThreads,
+    log: bool(raw.log, 'log') ?? d.log,
+  };
+}
+
+function bad(key: string, value: unknown, expected: string): never {
+  throw new CleaveError('CLEAVE_E_BAD_ARGUMENT', `setting ${key} = ${JSON.stringify(value)} is not valid; expected ${expected}`, { setting: key });
+}
+
+function str(v: string | boolean | undefined): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+function int(v: string | boolean | undefined, key: string, min: number, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  const s = String(v).trim();
+  if (!/^-?[0-9]+$/.test(s)) bad(key, v, `an integer from ${min} to ${max}`);
+  const n = Number(s);
+  if (n < min || n > max) bad(key, v, `an integer from ${min} to ${max}`);
+  return n;
+}
+
+function bool(v: string | boolean | undefined, key: string): boolean | undefined {
+  if (v === undefined || typeof v === 'boolean') return v;
+  const s = v.toLowerCase();
+  if (['1', 'true', 'on', 'yes'].includes(s)) return true;
+  if (['0', 'false', 'off', 'no'].includes(s)) return false;
+  return bad(key, v, 'on or off');
+}
+
+const UNITS: Record<string, number> = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 };
+
+/** Bytes with an optional unit: 1048576, 64MiB, 2GB. */
+export function bytes(v: string | boolean | undefined, key: string): number | undefined {
+  if (v === undefined) return undefined;
+  const m = /^\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*$/.exec(String(v));
+  const unit = UNITS[(m?.[2] ?? '').toLowerCase()];
+  if (!m || unit === undefined) return bad(key, v, 'a byte count such as 1048576, 64MiB or 2GB');
+  const n = Math.round(Number(m[1]) * unit);
+  if (!Number.isSafeInteger(n)) return bad(key, v, 'a byte count below 2^53');
+  return n;
+}

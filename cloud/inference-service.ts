@@ -1,0 +1,283 @@
+/**
+ * The cloud's one way to run inference, shared by the WebSocket protocol and the KServe v2 REST
+ * route: look the model up in the repository, check the inputs against its contract, queue the
+ * request in that model's dynamic batcher, and account for it in the metrics. A subgraph run
+ * chains several models through the same path, keeping intermediates in this process.
+ */
+import { CleaveError, toCleaveError } from '../shared/errors.js';
+import type { ModelLoad, RunTiming, StageRef, TensorMap } from '../shared/protocol/frames.js';
+import { checkInputs, checkOutputNames } from '../shared/tensor-check.js';
+import type { Clock, Timers } from '../shared/time.js';
+import type { ModelConfig } from './repository/model-config.js';
+import type { ModelRepository } from './repository/model-lifecycle.js';
+import { parseBatchingConfig, type DynamicBatchingConfig } from './scheduler/batcher-config.js';
+import { DynamicBatcher, type BatchTicket } from './scheduler/dynamic-batcher.js';
+import { LoadTracker } from './scheduler/load-tracker.js';
+import type { CloudMetrics } from './metrics.js';
+
+/** One inference request, whichever transport brought it. */
+export interface InferRequest {
+  readonly model: string;
+  readonly version?: number;
+  readonly inputs: TensorMap;
+  /** Output names to return; default all. */
+  readonly outputs?: readonly string[];
+  /** 1 is highest; default the model's default level. */
+  readonly priority?: number;
+  /** Absolute deadline on the service clock, ms. */
+  readonly deadline?: number;
+  /** 'ws' or 'http', for the duration histogram. */
+  readonly protocol: string;
+  /** When the request arrived, service clock ms (so queue time includes decoding). Default now. */
+  readonly receivedAt?: number;
+}
+
+/** A subgraph request: consecutive stages as one request. */
+export interface StagesRequest extends Omit<InferRequest, 'model' | 'version'> {
+  /** Name for logs and metrics. */
+  readonly name: string;
+  readonly stages: readonly StageRef[];
+  /** Called with each stage's outputs as it completes (for PARTIAL frames). */
+  readonly onStage?: (stage: number, model: string, outputs: TensorMap) => void;
+}
+
+export interface InferResult {
+  readonly model: string;
+  readonly version: number;
+  readonly outputs: TensorMap;
+  readonly timing: RunTiming;
+}
+
+/** A request in progress: its result and a way to drop it if it has not started. */
+export interface InferHandle {
+  readonly promise: Promise<InferResult>;
+  /** True when the work was dropped before any compute started. */
+  cancel(): boolean;
+}
+
+export interface InferenceServiceOptions {
+  readonly repository: ModelRepository;
+  readonly metrics: CloudMetrics;
+  readonly clock: Clock;
+  readonly timers: Timers;
+  /** Default max batch size for models whose config does not set one (env CLEAVE_MAX_BATCH_SIZE). Default 32. */
+  readonly defaultMaxBatchSize?: number;
+  /** Overrides applied to every model's batching config (e.g. `{ maxBatchSize: 1 }` turns batching off). */
+  readonly batchingOverride?: Partial<DynamicBatchingConfig>;
+}
+
+interface ModelRuntime {
+  readonly batcher: DynamicBatcher;
+  readonly load: LoadTracker;
+  readonly config: ModelConfig;
+}
+
+export class InferenceService {
+  private readonly runtimes = new Map<string, ModelRuntime>();
+  private closed: CleaveError | undefined;
+  private refusing: CleaveError | undefined;
+
+  constructor(private readonly opts: InferenceServiceOptions) {}
+
+  /** Runs one model. `admitted`: a later stage of a subgraph already accepted, so a drain lets it finish. */
+  infer(req: InferRequest, admitted = false): InferHandle {
+    const receivedAt = req.receivedAt ?? this.opts.clock.now();
+    let ticket: BatchTicket | undefined;
+    let cancelled = false;
+    const promise = (async (): Promise<InferResult> => {
+      const labels = { model: req.model, version: String(req.version ?? '') };
+      try {
+        if (this.closed) throw this.closed;
+        if (this.refusing && !admitted) throw this.refusing;
+        const { runtime, version } = await this.runtime(req.model, req.version);
+        labels.version = String(version);
+        checkInputs(req.model, req.inputs, runtime.config.inputs);
+        if (req.outputs) checkOutputNames(req.model, req.outputs, runtime.config.outputs);
+        if (cancelled) throw cancelledError(req.model);
+        ticket = runtime.batcher.submit({
+          inputs: req.inputs,
+          ...(req.priority !== undefined ? { priority: req.priority } : {}),
+          ...(req.deadline !== undefined ? { deadline: req.deadline } : {}),
+        });
+        const r = await ticket.promise;
+        const outputs = req.outputs ? pick(r.outputs, req.outputs) : r.outputs;
+        const queueMs = Math.max(0, this.opts.clock.now() - receivedAt - r.computeMs);
+        this.opts.metrics.requestSuccess.inc(labels);
+        this.opts.metrics.requestDuration.observe({ ...labels, protocol: req.protocol }, (this.opts.clock.now() - receivedAt) / 1000);
+        return { model: req.model, version, outputs, timing: { queueMs, computeMs: r.computeMs, batchSize: r.batchRows } };
+      } catch (e) {
+        const err = toCleaveError(e, 'CLEAVE_E_BACKEND');
+        this.opts.metrics.requestFailure.inc({ ...labels, code: err.code });
+        throw err;
+      }
+    })();
+    return {
+      promise,
+      cancel: () => {
+        if (ticket) return ticket.cancel();
+        // Still resolving the model: mark it so it is never queued.
+        cancelled = true;
+        return true;
+      },
+    };
+  }
+
+  /**
+   * Runs stages in order; each takes its inputs by name from the request's inputs and earlier
+   * stages' outputs. Returns the requested names from that pool, default the last stage's outputs.
+   */
+  runStages(req: StagesRequest): InferHandle {
+    const receivedAt = req.receivedAt ?? this.opts.clock.now();
+    let current: InferHandle | undefined;
+    let cancelled = false;
+    const promise = (async (): Promise<InferResult> => {
+      if (this.refusing) throw this.refusing;
+      if (req.stages.length === 0) throw new CleaveError('CLEAVE_E_BAD_ARGUMENT', `subgraph "${req.name}" has no stages`);
+      const pool: TensorMap = Object.create(null) as TensorMap;
+      for (const [k, v] of Object.entries(req.inputs)) pool[k] = v;
+      let last: InferResult | undefined;
+      let queueMs = 0;
+      let computeMs = 0;
+      let firstBatch = 0;
+      for (let i = 0; i < req.stages.length; i++) {
+        const stage = req.stages[i]!;
+        if (cancelled) throw cancelledError(req.name);
+        if (req.deadline !== undefined && this.opts.clock.now() >= req.deadline) {
+          throw new CleaveError('CLEAVE_E_DEADLINE', `subgraph "${req.name}" passed its deadline before stage ${i} ("${stage.model}")`, { stage: i });
+        }
+        const config = await this.opts.repository.config(stage.model, stage.version);
+        const feeds: TensorMap = Object.create(null) as TensorMap;
+        for (const spec of config.inputs) {
+          const t = pool[spec.name];
+          if (!t) {
+            throw new CleaveError('CLEAVE_E_BAD_ARGUMENT',
+              `stage ${i} ("${stage.model}") of subgraph "${req.name}" needs input "${spec.name}", which neither the request nor an earlier stage provides; have: ${Object.keys(pool).join(', ')}`,
+              { stage: i, input: spec.name });
+          }
+          feeds[spec.name] = t;
+        }
+        current = this.infer({
+          model: stage.model,
+          ...(stage.version !== undefined ? { version: stage.version } : {}),
+          inputs: feeds,
+          protocol: req.protocol,
+          ...(req.priority !== undefined ? { priority: req.priority } : {}),
+          ...(req.deadline !== undefined ? { deadline: req.deadline } : {}),
+        }, true);
+        last = await current.promise;
+        queueMs += last.timing.queueMs;
+        computeMs += last.timing.computeMs;
+        if (i === 0) firstBatch = last.timing.batchSize;
+        for (const [k, v] of Object.entries(last.outputs)) pool[k] = v;
+        req.onStage?.(i, stage.model, last.outputs);
+      }
+      const outputs = req.outputs ? pickFromPool(req.name, pool, req.outputs) : last!.outputs;
+      void receivedAt;
+      return { model: req.name, version: last!.version, outputs, timing: { queueMs, computeMs, batchSize: firstBatch } };
+    })();
+    return {
+      promise,
+      cancel: () => {
+        cancelled = true;
+        return current ? current.cancel() : true;
+      },
+    };
+  }
+
+  /** Live load per model for LOAD frames. */
+  loadReport(): Record<string, ModelLoad> {
+    const out: Record<string, ModelLoad> = {};
+    for (const [key, rt] of this.runtimes) out[key.split('@')[0]!] = rt.load.snapshot(rt.batcher.stats());
+    return out;
+  }
+
+  /** Resolves when no request is queued or running. */
+  async drain(): Promise<void> {
+    await Promise.all([...this.runtimes.values()].map((r) => r.batcher.drain()));
+  }
+
+  /** Refuses new requests while queued and running ones finish (the first step of a graceful drain). */
+  stopAccepting(err = new CleaveError('CLEAVE_E_UNAVAILABLE', 'the server is draining for shutdown; send new requests elsewhere')): void {
+    this.refusing = err;
+  }
+
+  /** Refuses new work; queued work is rejected with `err`, running batches finish. */
+  close(err = new CleaveError('CLEAVE_E_UNAVAILABLE', 'the server is shutting down')): void {
+    this.closed = err;
+    for (const r of this.runtimes.values()) r.batcher.close(err);
+  }
+
+  private async runtime(model: string, version?: number): Promise<{ runtime: ModelRuntime; version: number }> {
+    const config = await this.opts.repository.config(model, version);
+    const v = version ?? Math.max(...config.versions);
+    const key = `${model}@${v}`;
+    let rt = this.runtimes.get(key);
+    if (!rt) {
+      const batching = parseBatchingConfig(
+        { ...(isObject(config.dynamicBatching) ? config.dynamicBatching : {}), maxBatchSize: config.maxBatchSize, ...this.opts.batchingOverride },
+        { maxBatchSize: this.opts.defaultMaxBatchSize ?? 32 },
+      );
+      const load = new LoadTracker();
+      const labels = { model, version: String(v) };
+      const batcher = new DynamicBatcher({
+        model,
+        config: batching,
+        batchable: config.maxBatchSize > 0,
+        clock: this.opts.clock,
+        timers: this.opts.timers,
+        execute: (inputs) => this.execute(model, v, inputs),
+        onBatch: (info) => {
+          load.onBatch(info);
+          const m = this.opts.metrics;
+          m.execCount.inc(labels);
+          m.inferenceCount.inc(labels, info.rows);
+          m.batchSize.observe(labels, info.rows);
+          m.computeDuration.observe(labels, info.computeMs / 1000);
+          for (const q of info.queueMsEach) m.queueDuration.observe(labels, q / 1000);
+        },
+      });
+      rt = { batcher, load, config };
+      this.runtimes.set(key, rt);
+    }
+    return { runtime: rt, version: v };
+  }
+
+  private async execute(model: string, version: number, inputs: TensorMap): Promise<TensorMap> {
+    const m = this.opts.metrics;
+    if (this.opts.repository.isReady(model, version)) m.modelCacheHits.inc({ model });
+    else m.modelCacheMisses.inc({ model });
+    const lease = await this.opts.repository.acquire(model, version);
+    try {
+      return await lease.model.run(inputs);
+    } finally {
+      lease.release();
+    }
+  }
+}
+
+function cancelledError(model: string): CleaveError {
+  return new CleaveError('CLEAVE_E_CANCELLED', `request for "${model}" was cancelled before it started`);
+}
+
+function isObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+function pick(outputs: TensorMap, names: readonly string[]): TensorMap {
+  const out: TensorMap = Object.create(null) as TensorMap;
+  for (const n of names) {
+    const t = outputs[n];
+    if (t) out[n] = t;
+  }
+  return out;
+}
+
+function pickFromPool(name: string, pool: TensorMap, names: readonly string[]): TensorMap {
+  const out: TensorMap = Object.create(null) as TensorMap;
+  for (const n of names) {
+    const t = pool[n];
+    if (!t) throw new CleaveError('CLEAVE_E_NOT_FOUND', `subgraph "${name}" produced no tensor "${n}"; have: ${Object.keys(pool).join(', ')}`, { output: n });
+    out[n] = t;
+  }
+  return out;
+}
