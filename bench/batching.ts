@@ -7,6 +7,8 @@
  *
  * Goal (issue 3): >= 3x throughput at concurrency 64, with p99 <= max queue delay + 2x the
  * compute time of one batch (median batch compute reported by the server at that concurrency).
+ * A third run, batching on with inference on the server's main thread, shows what the worker
+ * threads cost and buy on this box.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -24,7 +26,8 @@ export interface BatchingBenchOptions {
 }
 
 export interface BatchingRow {
-  readonly batching: 'on' | 'off';
+  /** 'on-inthread': batching on, inference on the server's main thread (--no-inference-workers). */
+  readonly batching: 'on' | 'off' | 'on-inthread';
   readonly concurrency: number;
   readonly requests: number;
   readonly qps: number;
@@ -51,9 +54,12 @@ export async function runBatchingBench(opts: BatchingBenchOptions): Promise<Batc
     for (let i = 0; i < 512; i++) d[i] = rng.normal();
     return hostTensor('float32', [1, 512], d);
   });
-  for (const mode of ['off', 'on'] as const) {
-    const args = ['--max-batch-size', String(MAX_BATCH), '--max-queue-delay-ms', String(MAX_QUEUE_DELAY_MS), '--no-log'];
+  for (const mode of ['off', 'on', 'on-inthread'] as const) {
+    // One intra-op thread: this box has 2 cores shared by the load generator, the server's event
+    // loop and its inference thread; onnxruntime's spinning pool would steal them all.
+    const args = ['--max-batch-size', String(MAX_BATCH), '--max-queue-delay-ms', String(MAX_QUEUE_DELAY_MS), '--no-log', '--intra-op-threads', '1'];
     if (mode === 'off') args.push('--no-batching');
+    if (mode === 'on-inthread') args.push('--no-inference-workers');
     log(`starting cloud (batching ${mode})...`);
     const cloud = await startCloudProcess(args);
     try {
@@ -77,12 +83,13 @@ export async function runBatchingBench(opts: BatchingBenchOptions): Promise<Batc
     }
   }
   log('');
-  log('concurrency  qps off   qps on   ratio   p99 off   p99 on   bound (delay + 2x batch compute)');
+  log('concurrency  qps off   qps on   ratio   p99 off   p99 on   bound (delay + 2x batch compute)   in-thread: qps  ratio  p99');
   for (const c of CONCURRENCY) {
     const off = rows.find((r) => r.batching === 'off' && r.concurrency === c)!;
     const on = rows.find((r) => r.batching === 'on' && r.concurrency === c)!;
+    const it = rows.find((r) => r.batching === 'on-inthread' && r.concurrency === c)!;
     const bound = MAX_QUEUE_DELAY_MS + 2 * on.batchComputeMs;
-    log(`${String(c).padStart(11)}  ${off.qps.toFixed(0).padStart(7)}  ${on.qps.toFixed(0).padStart(7)}  ${(on.qps / off.qps).toFixed(2).padStart(5)}x  ${off.p99Ms.toFixed(2).padStart(7)}  ${on.p99Ms.toFixed(2).padStart(7)}   ${bound.toFixed(2)}${on.p99Ms <= bound ? '' : ' (over)'}`);
+    log(`${String(c).padStart(11)}  ${off.qps.toFixed(0).padStart(7)}  ${on.qps.toFixed(0).padStart(7)}  ${(on.qps / off.qps).toFixed(2).padStart(5)}x  ${off.p99Ms.toFixed(2).padStart(7)}  ${on.p99Ms.toFixed(2).padStart(7)}   ${bound.toFixed(2).padStart(6)}${on.p99Ms <= bound ? '      ' : ' (over)'}                    ${it.qps.toFixed(0).padStart(5)}  ${(it.qps / off.qps).toFixed(2)}x  ${it.p99Ms.toFixed(2)}`);
   }
   const off64 = rows.find((r) => r.batching === 'off' && r.concurrency === 64)!;
   const on64 = rows.find((r) => r.batching === 'on' && r.concurrency === 64)!;

@@ -39,6 +39,11 @@ export interface CloudConfig {
   readonly drainTimeoutMs: number;
   /** Threads per onnxruntime operator; 0 = runtime default (env CLEAVE_INTRA_OP_THREADS). */
   readonly intraOpThreads: number;
+  /**
+   * Run each model in its own worker thread (default true, env CLEAVE_INFERENCE_WORKERS). onnxruntime-node
+   * runs synchronously on the calling thread; in-thread inference blocks protocol I/O for the whole batch.
+   */
+  readonly inferenceWorkers: boolean;
   /** Write JSON log lines to stderr. Default true (env CLEAVE_LOG=off turns it off). */
   readonly log: boolean;
 }
@@ -57,6 +62,7 @@ export const DEFAULT_CLOUD_CONFIG: CloudConfig = {
   loadIntervalMs: 1000,
   drainTimeoutMs: 30_000,
   intraOpThreads: 0,
+  inferenceWorkers: true,
   log: true,
 };
 
@@ -68,7 +74,7 @@ const ENV: Record<string, keyof CloudConfig> = {
   CLEAVE_MAX_BATCH_SIZE: 'maxBatchSize', CLEAVE_MAX_QUEUE_DELAY_MS: 'maxQueueDelayMs', CLEAVE_BATCHING: 'batching',
   CLEAVE_MEMORY_BUDGET: 'memoryBudgetBytes', CLEAVE_MAX_FRAME_BYTES: 'maxFrameBytes', CLEAVE_MAX_STREAMS: 'maxStreams',
   CLEAVE_MAX_BODY_BYTES: 'maxBodyBytes', CLEAVE_LOAD_INTERVAL_MS: 'loadIntervalMs', CLEAVE_DRAIN_TIMEOUT_MS: 'drainTimeoutMs',
-  CLEAVE_INTRA_OP_THREADS: 'intraOpThreads', CLEAVE_LOG: 'log',
+  CLEAVE_INTRA_OP_THREADS: 'intraOpThreads', CLEAVE_INFERENCE_WORKERS: 'inferenceWorkers', CLEAVE_LOG: 'log',
 };
 
 /** Settings found in `env`. */
@@ -105,6 +111,7 @@ export function resolveCloudConfig(env: RawCloudSettings, flags: RawCloudSetting
     loadIntervalMs: int(raw.loadIntervalMs, 'loadIntervalMs', 10, 3_600_000) ?? d.loadIntervalMs,
     drainTimeoutMs: int(raw.drainTimeoutMs, 'drainTimeoutMs', 0, 3_600_000) ?? d.drainTimeoutMs,
     intraOpThreads: int(raw.intraOpThreads, 'intraOpThreads', 0, 1024) ?? d.intraOpThreads,
+    inferenceWorkers: bool(raw.inferenceWorkers, 'inferenceWorkers') ?? d.inferenceWorkers,
     log: bool(raw.log, 'log') ?? d.log,
   };
 }

@@ -23,6 +23,7 @@ import { FolderSource } from './repository/folder-source.js';
 import { ModelRepository } from './repository/model-lifecycle.js';
 import { ZooSource } from './repository/zoo-source.js';
 import { ServerSession } from './session.js';
+import { createWorkerBackend } from './worker-backend.js';
 
 /** Path of the protocol WebSocket. */
 export const PROTOCOL_PATH = '/v1/ws';
@@ -56,7 +57,9 @@ export async function startCloudServer(config: CloudConfig, opts: CloudServerOpt
   const device = resolveDevice(config.device, await availableProviders());
   log({ event: 'device', device: device.device, reason: device.reason });
 
-  const backend = (await nodeBackends()).get('onnxruntime-node');
+  const backend = config.inferenceWorkers
+    ? createWorkerBackend({ providers: device.executionProviders })
+    : (await nodeBackends()).get('onnxruntime-node');
   let source;
   if (config.repository) {
     source = new FolderSource(config.repository, { defaultMaxBatchSize: config.maxBatchSize, warn: (m: string) => log({ event: 'warn', message: m }) });
