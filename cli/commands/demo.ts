@@ -1,28 +1,36 @@
 import type { Command } from 'commander';
-import { readFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { resolveCloudConfig } from '../../cloud/config.js';
+import { startCloudServer } from '../../cloud/server.js';
+import { FrameType } from '../../shared/protocol/constants.js';
+import { FrameEncoder } from '../../shared/protocol/frame-codec.js';
 import type { InferenceBackend, LoadedModel } from '../../shared/backend/backend.js';
 import { decodeModel } from '../../shared/onnx/decode.js';
 import { encodeModel } from '../../shared/onnx/encode.js';
 import { isWeightOnlyQdq } from '../../shared/onnx/quantize/index.js';
 import { listCutPoints, runSplit, splitModel } from '../../shared/onnx/split/index.js';
-import { maxAbsDiff, type HostTensor } from '../../shared/tensor.js';
+import { hostTensor, maxAbsDiff, type HostTensor } from '../../shared/tensor.js';
 import {
   AUDIO_TOKENS, ctcGreedyDecode, logMelFeatures, preprocessImages, tokenize, tokensToText, topK,
   type ManifestEntry, type RgbImage,
 } from '../../shared/zoo/index.js';
 import { nodeBackends } from '../backends.js';
+import { connectCloud } from '../cloud-client.js';
 import { syncZoo, zooFile } from '../zoo-files.js';
 import { formatBytes, formatTable } from '../table.js';
 
 /**
  * `cleave demo`: the main job. It grows with the project; today it builds the model zoo, runs
  * real inputs through the zoo's preprocessing on both inference backends (native and wasm),
- * and splits a CNN into an edge head and a cloud tail that together give the full answer.
+ * splits a CNN into an edge head and a cloud tail that together give the full answer, and
+ * serves that tail from the cloud tier on loopback over the WebSocket protocol and KServe v2.
  */
 export function registerDemo(program: Command): void {
   program
     .command('demo')
-    .description('build the model zoo and run it: both runtimes, int8 variants, a split model')
+    .description('build the model zoo and run it: both runtimes, int8 variants, a split model, the cloud tier on loopback')
     .option('--dir <dir>', 'model zoo directory (default: models/ in the repository)')
     .addHelpText('after', '\nEverything runs on this machine, on the CPU, with generated models: nothing is downloaded.')
     .action(async (opts: { dir?: string }) => {
@@ -97,10 +105,48 @@ async function runDemo(dir?: string): Promise<void> {
   const feeds = { image: preprocessImages([image]) };
   const joined = await runSplit(head, tail, split, feeds);
   const whole = await full.run(feeds);
-  for (const s of [head, tail, full]) await s.dispose();
   say(`   cut at "${cut.tensors[0]!.name}" (${formatBytes(cut.bytesPerSample)} per image to send instead of ${formatBytes(inputBytes)}):`);
   say(`   head on wasm + tail on native = ${top1(joined.logits!, entry('cnn-small'))}; full model = ${top1(whole.logits!, entry('cnn-small'))}; max abs diff ${maxAbsDiff(joined.logits!, whole.logits!).toExponential(1)}`);
-  say('\nNext: the cloud tier, the edge node and the router put these pieces on the network (see docs/).');
+
+  say('\n4. The cloud tier on loopback: the same tail served by `cleave cloud`, reached over the msgpack WebSocket protocol and KServe v2');
+  await cloudDemo(zoo.dir, encodeModel(split.tail), await head.run(feeds), whole.logits!, entry('cnn-small'), entry('text-base'));
+  for (const s of [head, tail, full]) await s.dispose();
+  say('\nNext: the edge node and the router put these pieces on the network (see docs/).');
+}
+
+/** Starts the cloud on a free loopback port over a small repository, then talks to it both ways. */
+async function cloudDemo(zooDir: string, tailBytes: Uint8Array, activation: Record<string, HostTensor>, want: HostTensor, cnn: ManifestEntry, text: ManifestEntry): Promise<void> {
+  const repo = await mkdtemp(path.join(tmpdir(), 'cleave-demo-'));
+  const put = async (name: string, bytes: Uint8Array): Promise<void> => {
+    await mkdir(path.join(repo, name, '1'), { recursive: true });
+    await writeFile(path.join(repo, name, '1', 'model.onnx'), bytes);
+  };
+  await put('cnn-small-tail', tailBytes);
+  await put('text-base', new Uint8Array(await readFile(path.join(zooDir, 'text-base.onnx'))));
+  const server = await startCloudServer(resolveCloudConfig({}, { port: '0', repository: repo, device: 'auto', log: false }), { processMetrics: false });
+  try {
+    await server.ready;
+    say(`   cloud on ${server.url}, device ${server.device.device} (${server.device.reason})`);
+    const client = await connectCloud(`ws://127.0.0.1:${server.port}/v1/ws`, { client: 'cleave-demo' });
+    const rtt = await client.ping();
+    const enc = new FrameEncoder();
+    const frame = { t: FrameType.RUN, id: 1, model: 'cnn-small-tail', inputs: activation } as const;
+    const fp32 = await client.run({ model: 'cnn-small-tail', inputs: activation }).promise;
+    const int8 = await client.run({ model: 'cnn-small-tail', inputs: activation, int8Inputs: true }).promise;
+    say(`   RTT ${rtt.toFixed(2)} ms; tail in the cloud = ${top1(fp32.outputs.logits!, cnn)}, max abs diff vs the full model ${maxAbsDiff(fp32.outputs.logits!, want).toExponential(1)}`);
+    say(`   activation on the wire: ${formatBytes(enc.encode(frame).length)} as float32, ${formatBytes(enc.encode(frame, { int8Floats: true }).length)} int8-encoded -> ${top1(int8.outputs.logits!, cnn)}`);
+    say(`   cloud timing: queue ${fp32.timing.queueMs.toFixed(2)} ms, compute ${fp32.timing.computeMs.toFixed(2)} ms, batch ${fp32.timing.batchSize}`);
+    client.close();
+    const ids = tokenize(['the striker scored twice in the final match']);
+    const body = JSON.stringify({ inputs: [{ name: 'input_ids', shape: ids.dims, datatype: 'INT64', data: Array.from(ids.data as BigInt64Array, Number) }] });
+    const res = await fetch(`${server.url}/v2/models/text-base/infer`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+    const json = await res.json() as { outputs: { data: number[]; shape: number[] }[] };
+    const logits = hostTensor('float32', json.outputs[0]!.shape, Float32Array.from(json.outputs[0]!.data));
+    say(`   KServe v2 POST /v2/models/text-base/infer -> ${res.status}, ${top1(logits, text)}; Server-Timing: ${res.headers.get('server-timing')}`);
+  } finally {
+    await server.close();
+    await rm(repo, { recursive: true, force: true });
+  }
 }
 
 function top1(out: HostTensor, e: ManifestEntry): string {

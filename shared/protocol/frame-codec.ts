@@ -12,7 +12,7 @@
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import { CleaveError } from '../errors.js';
 import { canonicalFrame } from './canonical.js';
-import { DEFAULT_LIMITS, type ProtocolLimits } from './constants.js';
+import { DEFAULT_LIMITS, FrameType, type ProtocolLimits } from './constants.js';
 import { TensorExtensionCodec } from './extension-codec.js';
 import type { Frame } from './frames.js';
 import { headDetail, peekFrameHead, scanFrame } from './msgpack-scan.js';
@@ -31,6 +31,23 @@ export interface EncodeOptions {
 
 const CODEC = new TensorExtensionCodec();
 
+/** Tensor payload at which a frame gets its own exactly sized buffer, bytes. */
+const LARGE_FRAME_BYTES = 64 * 1024;
+/** Room for the non-tensor fields and tensor headers of a large frame, bytes; more just grows the buffer. */
+const LARGE_FRAME_SLACK = 16 * 1024;
+
+/** Payload bytes the tensors of a frame will take on the wire (0 for frames without tensors). */
+function tensorPayloadBytes(frame: Frame, int8Floats: boolean): number {
+  const map = frame.t === FrameType.RUN ? frame.inputs : frame.t === FrameType.RESULT || frame.t === FrameType.PARTIAL ? frame.outputs : undefined;
+  if (!map) return 0;
+  let n = 0;
+  for (const t of Object.values(map)) {
+    const bytes = t.data.byteLength;
+    n += int8Floats && t.dtype === 'float32' ? bytes / 4 : bytes;
+  }
+  return n;
+}
+
 /** Encodes frames; keeps one msgpack Encoder and its buffer (which grows to the largest frame). */
 export class FrameEncoder {
   private readonly encoder = new Encoder({ extensionCodec: CODEC });
@@ -44,7 +61,13 @@ export class FrameEncoder {
   encode(frame: Frame, opts: EncodeOptions = {}): Uint8Array {
     const plain = canonicalFrame(frame, opts.int8Floats === true);
     try {
-      return this.encoder.encode(plain);
+      const payload = tensorPayloadBytes(frame, opts.int8Floats === true);
+      if (payload < LARGE_FRAME_BYTES) return this.encoder.encode(plain);
+      // Large frames: a one-off Encoder sized for the frame, whose buffer we can hand out as is.
+      // The shared encoder would need a final copy (its buffer is reused), and at 4 MB that copy
+      // is a third of the encode time.
+      const once = new Encoder({ extensionCodec: CODEC, initialBufferSize: payload + LARGE_FRAME_SLACK });
+      return once.encodeSharedRef(plain);
     } catch (e) {
       if (e instanceof CleaveError) throw e;
       throw new CleaveError('CLEAVE_E_BAD_ARGUMENT', `cannot encode frame t=${frame.t}: ${e instanceof Error ? e.message : String(e)}`, { t: frame.t }, { cause: e });

@@ -95,3 +95,21 @@ describe('frame codec', () => {
     expect(err(() => new FrameDecoder({ maxFrameBytes: 1.5 })).message).toContain('maxFrameBytes');
   });
 });
+
+describe('large frames', () => {
+  it('get their own buffer: offset 0, aligned payload, not overwritten by the next encode', () => {
+    const enc = new FrameEncoder();
+    const big = (v: number): Frame => ({ t: FrameType.RUN, id: 1, model: 'm', inputs: { x: { dtype: 'float32', dims: [1, 65536], data: new Float32Array(65536).fill(v) } } });
+    const a = enc.encode(big(1));
+    const copy = a.slice();
+    const b = enc.encode(big(2));
+    expect(a.byteOffset).toBe(0);
+    expect(a.buffer).not.toBe(b.buffer);
+    expect(a).toEqual(copy);
+    const f = new FrameDecoder().decode(a);
+    if (f.t !== FrameType.RUN) throw new Error('not a RUN');
+    // Zero-copy: the decoded tensor is a view into the frame's own buffer, so the payload was aligned.
+    expect(f.inputs.x!.data.buffer).toBe(a.buffer);
+    expect(f.inputs.x!.data[65535]).toBe(1);
+  });
+});
