@@ -7,15 +7,12 @@
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { CleaveError, toCleaveError } from '../shared/errors.js';
-import { buildInferResponse, errorBody, modelMetadata, parseInferRequest, serverMetadata } from '../shared/kserve/index.js';
+import { buildInferResponse, errorBody, HEADER_LENGTH_HEADER, modelMetadata, parseHeaderLength, parseInferRequest, serverMetadata } from '../shared/kserve/index.js';
 import type { Clock } from '../shared/time.js';
 import { bearerToken, type TokenAuth } from './auth.js';
 import type { InferenceService } from './inference-service.js';
 import type { CloudMetrics } from './metrics.js';
 import type { ModelRepository } from './repository/model-lifecycle.js';
-
-/** KServe's header giving the JSON part's length in a binary-data request or response. */
-export const INFERENCE_HEADER = 'Inference-Header-Content-Length';
 
 export interface CloudAppOptions {
   readonly service: InferenceService;
@@ -82,7 +79,7 @@ export function createCloudApp(opts: CloudAppOptions): Hono {
     const version = parseVersion(c.req.param('version'));
     // Unknown model is a 404 before the body is even read.
     await opts.repository.config(name, version);
-    const headerLength = parseHeaderLength(c.req.header(INFERENCE_HEADER));
+    const headerLength = parseHeaderLength(c.req.header(HEADER_LENGTH_HEADER));
     const body = new Uint8Array(await c.req.arrayBuffer());
     const req = parseInferRequest(body, { ...(headerLength !== undefined ? { headerLength } : {}), limits: { maxBodyBytes: maxBody } });
     const priority = intParam(req.parameters, 'priority');
@@ -109,7 +106,7 @@ export function createCloudApp(opts: CloudAppOptions): Hono {
       'server-timing': `queue;dur=${r.timing.queueMs.toFixed(2)}, compute;dur=${r.timing.computeMs.toFixed(2)}`,
       'x-cleave-batch-size': String(r.timing.batchSize),
     };
-    if (res.headerLength !== undefined) headers[INFERENCE_HEADER] = String(res.headerLength);
+    if (res.headerLength !== undefined) headers[HEADER_LENGTH_HEADER] = String(res.headerLength);
     return c.body(res.body as Uint8Array<ArrayBuffer>, 200, headers);
   };
   const limit = bodyLimit({
@@ -145,12 +142,6 @@ function errorResponse(c: Context, e: CleaveError): Response {
 function parseVersion(s: string | undefined): number | undefined {
   if (s === undefined) return undefined;
   if (!/^[1-9][0-9]{0,8}$/.test(s)) throw new CleaveError('CLEAVE_E_BAD_ARGUMENT', `model version "${s}" is not a positive integer`);
-  return Number(s);
-}
-
-function parseHeaderLength(s: string | undefined): number | undefined {
-  if (s === undefined) return undefined;
-  if (!/^[0-9]{1,10}$/.test(s)) throw new CleaveError('CLEAVE_E_BAD_ARGUMENT', `${INFERENCE_HEADER} "${s}" is not a non-negative integer`);
   return Number(s);
 }
 

@@ -161,6 +161,8 @@ export class InferenceService {
           ...(stage.version !== undefined ? { version: stage.version } : {}),
           inputs: feeds,
           protocol: req.protocol,
+          // Stage 0's queue time starts when the request arrived; later stages' when they are queued.
+          ...(i === 0 ? { receivedAt } : {}),
           ...(req.priority !== undefined ? { priority: req.priority } : {}),
           ...(req.deadline !== undefined ? { deadline: req.deadline } : {}),
         }, true);
@@ -172,7 +174,6 @@ export class InferenceService {
         req.onStage?.(i, stage.model, last.outputs);
       }
       const outputs = req.outputs ? pickFromPool(req.name, pool, req.outputs) : last!.outputs;
-      void receivedAt;
       return { model: req.name, version: last!.version, outputs, timing: { queueMs, computeMs, batchSize: firstBatch } };
     })();
     return {
