@@ -23,6 +23,8 @@ export interface SessionOptions {
   readonly service: InferenceService;
   readonly metrics: CloudMetrics;
   readonly clock: Clock;
+  /** Wall clock for the timestamps peers see (PONG, WELCOME, LOAD), ms since the epoch. Default Date.now. */
+  readonly wallClock?: Clock;
   readonly timers: Timers;
   readonly limits: ProtocolLimits;
   /** Server name and version sent in WELCOME. */
@@ -90,7 +92,7 @@ export class ServerSession {
     switch (frame.t) {
       case FrameType.RUN: this.onRun(frame, receivedAt); break;
       case FrameType.CANCEL: this.onCancel(frame.id); break;
-      case FrameType.PING: this.send({ t: FrameType.PONG, ts: frame.ts, peerTs: Date.now() }); break;
+      case FrameType.PING: this.send({ t: FrameType.PONG, ts: frame.ts, peerTs: this.wallNow() }); break;
       case FrameType.PONG: break;
       case FrameType.ERROR: this.opts.log?.({ event: 'peer-error', session: this.opts.id, code: frame.code, message: frame.message }); break;
       default:
@@ -136,7 +138,7 @@ export class ServerSession {
     this.send({
       t: FrameType.WELCOME, version, session: this.opts.id, server: this.opts.serverName, caps: SERVER_CAPS,
       models: this.opts.offers(), credits: this.window, maxFrameBytes: this.opts.limits.maxFrameBytes,
-      device: this.opts.device, serverTime: Date.now(),
+      device: this.opts.device, serverTime: this.wallNow(),
     });
     this.opts.log?.({ event: 'session-open', session: this.opts.id, client: hello.client, version });
     if (hello.caps.includes(Capability.LOAD_REPORTS)) this.scheduleLoad();
@@ -242,7 +244,7 @@ export class ServerSession {
     const every = this.opts.loadIntervalMs ?? 1000;
     const tick = (): void => {
       if (this.state !== 'open' && this.state !== 'closing') return;
-      this.send({ t: FrameType.LOAD, ts: Date.now(), models: this.opts.service.loadReport() });
+      this.send({ t: FrameType.LOAD, ts: this.wallNow(), models: this.opts.service.loadReport() });
       this.loadTimer = this.opts.timers.setTimeout(tick, every);
     };
     tick();
@@ -261,6 +263,10 @@ export class ServerSession {
         throw e;
       }
     }
+  }
+
+  private wallNow(): number {
+    return this.opts.wallClock?.now() ?? Date.now();
   }
 
   private stopTimers(): void {

@@ -174,12 +174,7 @@ export class ProtocolClient {
     const promise = new Promise<RunResult>((resolve, reject) => {
       pending = { req, startedAt: this.opts.clock.now(), resolve, reject, settled: false };
     });
-    const fail = (e: CleaveError): void => {
-      if (pending.settled) return;
-      pending.settled = true;
-      if (pending.timer !== undefined) this.opts.timers.clearTimeout(pending.timer);
-      pending.reject(e);
-    };
+    const fail = (e: CleaveError): void => this.settle(pending, e);
     if (this.closedWith) fail(this.closedWith);
     else if (this.goingAway) fail(new CleaveError('CLEAVE_E_UNAVAILABLE', 'the server sent GOAWAY; open a new connection'));
     else if (this.waiting.length >= (this.opts.maxQueued ?? 4096)) {
@@ -259,11 +254,7 @@ export class ProtocolClient {
       } catch (e) {
         this.inFlight.delete(id);
         this.credits++;
-        if (!p.settled) {
-          p.settled = true;
-          if (p.timer !== undefined) this.opts.timers.clearTimeout(p.timer);
-          p.reject(e instanceof CleaveError ? e : new CleaveError('CLEAVE_E_INTERNAL', String(e)));
-        }
+        this.settle(p, e instanceof CleaveError ? e : new CleaveError('CLEAVE_E_INTERNAL', String(e)));
       }
     }
   }

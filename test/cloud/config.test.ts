@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { cloudSettingsFromEnv, DEFAULT_CLOUD_CONFIG, resolveCloudConfig } from '../../cloud/config.js';
-import { isCleaveError } from '../../shared/errors.js';
+import { cleaveErrorOf } from '../helpers/errors.js';
 
 describe('cloud settings', () => {
   it('defaults < CLEAVE_* env < flags', () => {
@@ -23,14 +23,9 @@ describe('cloud settings', () => {
       [{ batching: 'maybe' }, /batching.*on or off/],
     ];
     for (const [flags, msg] of cases) {
-      let err: unknown;
-      try {
-        resolveCloudConfig({}, flags);
-      } catch (e) {
-        err = e;
-      }
-      expect(isCleaveError(err, 'CLEAVE_E_BAD_ARGUMENT')).toBe(true);
-      expect((err as Error).message).toMatch(msg);
+      const err = cleaveErrorOf(() => resolveCloudConfig({}, flags));
+      expect(err.code).toBe('CLEAVE_E_BAD_ARGUMENT');
+      expect(err.message).toMatch(msg);
     }
   });
 });

@@ -3,6 +3,7 @@ import {
   checkModelName, formatFieldPath, MODEL_NAME_PATTERN, parseModelConfig, parseModelConfigFile,
 } from '../../../cloud/repository/model-config.js';
 import { CleaveError } from '../../../shared/errors.js';
+import { cleaveErrorOf } from '../../helpers/errors.js';
 
 const mlp = {
   name: 'mlp',
@@ -12,15 +13,7 @@ const mlp = {
   maxBatchSize: 8,
 };
 
-function errorOf(fn: () => unknown): CleaveError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof CleaveError) return e;
-    throw e;
-  }
-  throw new Error('expected a CleaveError');
-}
+const errorOf = cleaveErrorOf;
 
 describe('parseModelConfig', () => {
   it('fills warmup defaults and sorts versions ascending', () => {

@@ -6,20 +6,13 @@ import { describe, expect, it } from 'vitest';
 import { CleaveError } from '../../../shared/errors.js';
 import { FrameDecoder, FrameEncoder, FrameType, decodeFrame, encodeFrame, type Frame } from '../../../shared/protocol/index.js';
 import { RUN_EVERY_FIELD, SAMPLE_LIST, SAMPLES } from './samples.js';
+import { cleaveErrorOf } from '../../helpers/errors.js';
 
 function reversedKeys<T extends object>(o: T): T {
   return Object.fromEntries(Object.entries(o).reverse()) as T;
 }
 
-function err(fn: () => unknown): CleaveError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof CleaveError) return e;
-    throw e;
-  }
-  throw new Error('expected a CleaveError');
-}
+const err = cleaveErrorOf;
 
 describe('frame codec', () => {
   it('writes the same bytes whatever key order the caller used, nested maps included', () => {

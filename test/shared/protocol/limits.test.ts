@@ -5,6 +5,7 @@ import { CleaveError } from '../../../shared/errors.js';
 import type { HostTensor } from '../../../shared/tensor.js';
 import { DEFAULT_LIMITS, FrameDecoder, FrameType, encodeFrame, type Frame, type ProtocolLimits } from '../../../shared/protocol/index.js';
 import { SAMPLES } from './samples.js';
+import { cleaveErrorOf } from '../../helpers/errors.js';
 
 const f32 = (dims: number[]): HostTensor => ({ dtype: 'float32', dims, data: new Float32Array(dims.reduce((a, b) => a * b, 1)) });
 const run = (inputs: Record<string, HostTensor>, model = 'm'): Frame => ({ t: FrameType.RUN, id: 5, model, inputs });
@@ -12,13 +13,7 @@ const run = (inputs: Record<string, HostTensor>, model = 'm'): Frame => ({ t: Fr
 function err(limits: Partial<ProtocolLimits>, frame: Frame): CleaveError {
   const bytes = encodeFrame(frame);
   expect(() => new FrameDecoder().decode(bytes), 'passes the default limits').not.toThrow();
-  try {
-    new FrameDecoder(limits).decode(bytes);
-  } catch (e) {
-    if (e instanceof CleaveError) return e;
-    throw e;
-  }
-  throw new Error('expected a CleaveError');
+  return cleaveErrorOf(() => new FrameDecoder(limits).decode(bytes));
 }
 
 interface Case {

@@ -4,6 +4,7 @@ import { Encoder, ExtData } from '@msgpack/msgpack';
 import { describe, expect, it } from 'vitest';
 import { CleaveError } from '../../../shared/errors.js';
 import { FrameType, decodeFrame, encodeTensor } from '../../../shared/protocol/index.js';
+import { cleaveErrorOf } from '../../helpers/errors.js';
 
 const raw = new Encoder();
 
@@ -15,13 +16,7 @@ function bytesOf(o: unknown): Uint8Array {
 const tensorExt = (data: Float32Array, dims: number[]): ExtData => new ExtData(1, encodeTensor({ dtype: 'float32', dims, data }, 0));
 
 function err(bytes: Uint8Array): CleaveError {
-  try {
-    decodeFrame(bytes);
-  } catch (e) {
-    if (e instanceof CleaveError) return e;
-    throw e;
-  }
-  throw new Error('expected a CleaveError');
+  return cleaveErrorOf(() => decodeFrame(bytes));
 }
 
 describe('validation messages', () => {
