@@ -6,6 +6,7 @@
  */
 import { CleaveError, toCleaveError } from '../shared/errors.js';
 import type { ModelLoad, RunTiming, StageRef, TensorMap } from '../shared/protocol/frames.js';
+import type { RunService, ServiceRunHandle, ServiceRunRequest, ServiceRunResult, ServiceStagesRequest } from '../shared/protocol/server-session.js';
 import { checkInputs, checkOutputNames } from '../shared/tensor-check.js';
 import type { Clock, Timers } from '../shared/time.js';
 import type { ModelConfig } from './repository/model-config.js';
@@ -15,45 +16,13 @@ import { DynamicBatcher, type BatchTicket } from './scheduler/dynamic-batcher.js
 import { LoadTracker } from './scheduler/load-tracker.js';
 import type { CloudMetrics } from './metrics.js';
 
-/** One inference request, whichever transport brought it. */
-export interface InferRequest {
-  readonly model: string;
-  readonly version?: number;
-  readonly inputs: TensorMap;
-  /** Output names to return; default all. */
-  readonly outputs?: readonly string[];
-  /** 1 is highest; default the model's default level. */
-  readonly priority?: number;
-  /** Absolute deadline on the service clock, ms. */
-  readonly deadline?: number;
-  /** 'ws' or 'http', for the duration histogram. */
-  readonly protocol: string;
-  /** When the request arrived, service clock ms (so queue time includes decoding). Default now. */
-  readonly receivedAt?: number;
-}
-
+/** One inference request, whichever transport brought it (the session's request shape). */
+export type InferRequest = ServiceRunRequest;
 /** A subgraph request: consecutive stages as one request. */
-export interface StagesRequest extends Omit<InferRequest, 'model' | 'version'> {
-  /** Name for logs and metrics. */
-  readonly name: string;
-  readonly stages: readonly StageRef[];
-  /** Called with each stage's outputs as it completes (for PARTIAL frames). */
-  readonly onStage?: (stage: number, model: string, outputs: TensorMap) => void;
-}
-
-export interface InferResult {
-  readonly model: string;
-  readonly version: number;
-  readonly outputs: TensorMap;
-  readonly timing: RunTiming;
-}
-
+export type StagesRequest = ServiceStagesRequest;
+export type InferResult = ServiceRunResult;
 /** A request in progress: its result and a way to drop it if it has not started. */
-export interface InferHandle {
-  readonly promise: Promise<InferResult>;
-  /** True when the work was dropped before any compute started. */
-  cancel(): boolean;
-}
+export type InferHandle = ServiceRunHandle;
 
 export interface InferenceServiceOptions {
   readonly repository: ModelRepository;
@@ -72,7 +41,7 @@ interface ModelRuntime {
   readonly config: ModelConfig;
 }
 
-export class InferenceService {
+export class InferenceService implements RunService {
   private readonly runtimes = new Map<string, ModelRuntime>();
   private closed: CleaveError | undefined;
   private refusing: CleaveError | undefined;

@@ -22,7 +22,7 @@ import { CloudMetrics } from './metrics.js';
 import { FolderSource } from './repository/folder-source.js';
 import { ModelRepository } from './repository/model-lifecycle.js';
 import { ZooSource } from './repository/zoo-source.js';
-import { ServerSession } from './session.js';
+import { ServerSession, type SessionMetrics } from '../shared/protocol/server-session.js';
 import { createWorkerBackend } from './worker-backend.js';
 
 /** Path of the protocol WebSocket. */
@@ -133,13 +133,18 @@ export async function startCloudServer(config: CloudConfig, opts: CloudServerOpt
     });
   });
 
+  const sessionMetrics: SessionMetrics = {
+    streams: (delta) => metrics.streams.inc(delta),
+    protocolError: (code) => metrics.protocolErrors.inc({ code }),
+  };
+
   function attach(ws: WebSocket, authenticated: boolean): void {
     ws.binaryType = 'arraybuffer';
     const id = randomUUID();
     const session = new ServerSession(
       { send: (b) => ws.send(b), close: (code, reason) => ws.close(code, reason) },
       {
-        id, service, metrics, clock: systemClock, timers: systemTimers, limits, serverName: 'cleave-cloud/0.1.0',
+        id, service, metrics: sessionMetrics, clock: systemClock, timers: systemTimers, limits, serverName: 'cleave-cloud/0.1.0',
         device: device.device, offers: () => repository.offers(), authenticated,
         ...(auth.required ? { checkToken: (t: string) => auth.check(t) } : {}),
         loadIntervalMs: config.loadIntervalMs, log,

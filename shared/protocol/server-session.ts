@@ -1,16 +1,75 @@
 /**
  * The server side of one protocol connection (docs/protocol.md): handshake and version choice,
  * credits, many runs multiplexed with no head-of-line blocking (each run answers when it is
- * done), cancel, ping, periodic load reports, and goaway on shutdown. Transport-neutral: the
- * Node server feeds it bytes and gives it a `send`/`close`.
+ * done), cancel, ping, periodic load reports, and goaway on shutdown. Transport- and
+ * runtime-neutral: the cloud's Node server and the edge (Node or workerd) feed it bytes, give it
+ * a `send`/`close`, and a RunService that does the work.
  */
-import { CleaveError, isCleaveError, toCleaveError, type ErrorCode } from '../shared/errors.js';
-import { Capability, FrameType, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, type ProtocolLimits } from '../shared/protocol/constants.js';
-import { FrameDecoder, FrameEncoder } from '../shared/protocol/frame-codec.js';
-import type { Frame, HelloFrame, ModelOffer, RunFrame, TensorMap } from '../shared/protocol/frames.js';
-import type { Clock, TimerHandle, Timers } from '../shared/time.js';
-import type { InferenceService, InferHandle } from './inference-service.js';
-import type { CloudMetrics } from './metrics.js';
+import { CleaveError, isCleaveError, toCleaveError, type ErrorCode } from '../errors.js';
+import { Capability, FrameType, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, type ProtocolLimits } from './constants.js';
+import { FrameDecoder, FrameEncoder } from './frame-codec.js';
+import type { Frame, HelloFrame, ModelLoad, ModelOffer, RunFrame, RunTiming, StageRef, TensorMap } from './frames.js';
+import type { Clock, TimerHandle, Timers } from '../time.js';
+
+/** One model run as a session hands it to its service. */
+export interface ServiceRunRequest {
+  readonly model: string;
+  readonly version?: number;
+  readonly inputs: TensorMap;
+  /** Output names to return; default all. */
+  readonly outputs?: readonly string[];
+  /** 1 is highest; default the model's default level. */
+  readonly priority?: number;
+  /** Absolute deadline on the session clock, ms. */
+  readonly deadline?: number;
+  /** 'ws' or 'http', for metrics. */
+  readonly protocol: string;
+  /** When the request arrived, session clock ms (so queue time includes decoding). Default now. */
+  readonly receivedAt?: number;
+  /** W3C traceparent of the caller's span, when it sent one. */
+  readonly traceparent?: string;
+}
+
+/** A subgraph request: consecutive stages as one request. */
+export interface ServiceStagesRequest extends Omit<ServiceRunRequest, 'model' | 'version'> {
+  /** Name for logs and metrics. */
+  readonly name: string;
+  readonly stages: readonly StageRef[];
+  /** Called with each stage's outputs as it completes (for PARTIAL frames). */
+  readonly onStage?: (stage: number, model: string, outputs: TensorMap) => void;
+}
+
+/** What a run produced. */
+export interface ServiceRunResult {
+  readonly model: string;
+  readonly version: number;
+  readonly outputs: TensorMap;
+  readonly timing: RunTiming;
+}
+
+/** A request in progress: its result and a way to drop it if it has not started. */
+export interface ServiceRunHandle {
+  readonly promise: Promise<ServiceRunResult>;
+  /** True when the work was dropped before any compute started. */
+  cancel(): boolean;
+}
+
+/** The work behind a session: the cloud's InferenceService, the edge's EdgeService. */
+export interface RunService {
+  infer(req: ServiceRunRequest): ServiceRunHandle;
+  /** Subgraph runs; a service without it answers RUNs with `stages` with CLEAVE_E_BAD_ARGUMENT. */
+  runStages?(req: ServiceStagesRequest): ServiceRunHandle;
+  /** Per-model load for LOAD frames. */
+  loadReport(): Record<string, ModelLoad>;
+}
+
+/** Counters a session reports to; both tiers back them with their own metrics. */
+export interface SessionMetrics {
+  /** Streams in flight changed by `delta`. */
+  streams(delta: number): void;
+  /** A protocol-level failure with this code. */
+  protocolError(code: ErrorCode): void;
+}
 
 /** What a session needs from its transport. */
 export interface SessionTransport {
@@ -20,8 +79,8 @@ export interface SessionTransport {
 
 export interface SessionOptions {
   readonly id: string;
-  readonly service: InferenceService;
-  readonly metrics: CloudMetrics;
+  readonly service: RunService;
+  readonly metrics: SessionMetrics;
   readonly clock: Clock;
   /** Wall clock for the timestamps peers see (PONG, WELCOME, LOAD), ms since the epoch. Default Date.now. */
   readonly wallClock?: Clock;
@@ -50,7 +109,7 @@ export class ServerSession {
   private readonly encoder = new FrameEncoder();
   private readonly decoder: FrameDecoder;
   private state: 'hello' | 'open' | 'closing' | 'closed' = 'hello';
-  private readonly runs = new Map<number, InferHandle>();
+  private readonly runs = new Map<number, ServiceRunHandle>();
   private window: number;
   private protocolErrors = 0;
   private loadTimer: TimerHandle | undefined;
@@ -106,7 +165,7 @@ export class ServerSession {
     this.state = 'closed';
     this.stopTimers();
     for (const h of this.runs.values()) h.cancel();
-    this.opts.metrics.streams.dec(this.runs.size);
+    this.opts.metrics.streams(-this.runs.size);
     this.runs.clear();
     this.notifyDrained();
   }
@@ -152,7 +211,7 @@ export class ServerSession {
     if (this.runs.has(run.id)) {
       // Answered on stream 0, not on the id: an ERROR on the id would read as the answer to the run already using it.
       const err = new CleaveError('CLEAVE_E_PROTOCOL', `stream id ${run.id} is already in flight; ids must be unique among running streams`, { id: run.id });
-      this.opts.metrics.protocolErrors.inc({ code: err.code });
+      this.opts.metrics.protocolError(err.code);
       this.send({ t: FrameType.ERROR, id: 0, code: err.code, message: err.message, detail: err.detail });
       return;
     }
@@ -168,15 +227,21 @@ export class ServerSession {
       ...(run.outputs ? { outputs: run.outputs } : {}),
       ...(run.priority !== undefined ? { priority: run.priority } : {}),
       ...(deadline !== undefined ? { deadline } : {}),
+      ...(run.traceparent !== undefined ? { traceparent: run.traceparent } : {}),
     };
-    const handle = run.stages
-      ? this.opts.service.runStages({
+    const service = this.opts.service;
+    if (run.stages && !service.runStages) {
+      this.streamError(run.id, new CleaveError('CLEAVE_E_BAD_ARGUMENT', `this server does not run subgraphs (RUN with "stages"); send one RUN per model`, { id: run.id }));
+      return;
+    }
+    const handle = run.stages && service.runStages
+      ? service.runStages({
         ...common, name: run.model, stages: run.stages,
         ...(run.stream ? { onStage: (stage: number, model: string, outputs: TensorMap) => this.send({ t: FrameType.PARTIAL, id: run.id, stage, model, outputs }, run.int8Outputs) } : {}),
       })
-      : this.opts.service.infer({ ...common, model: run.model, ...(run.version !== undefined ? { version: run.version } : {}) });
+      : service.infer({ ...common, model: run.model, ...(run.version !== undefined ? { version: run.version } : {}) });
     this.runs.set(run.id, handle);
-    this.opts.metrics.streams.inc();
+    this.opts.metrics.streams(1);
     handle.promise.then(
       (r) => {
         if (!this.finish(run.id, handle)) return;
@@ -201,10 +266,10 @@ export class ServerSession {
   }
 
   /** Removes a run; false when it was already answered (cancelled, or the connection closed). */
-  private finish(id: number, handle: InferHandle): boolean {
+  private finish(id: number, handle: ServiceRunHandle): boolean {
     if (this.runs.get(id) !== handle) return false;
     this.runs.delete(id);
-    this.opts.metrics.streams.dec();
+    this.opts.metrics.streams(-1);
     if (this.runs.size === 0) this.notifyDrained();
     return true;
   }
@@ -216,7 +281,7 @@ export class ServerSession {
     // A malformed RUN whose id could be read fails only that stream; anything else is reported on id 0.
     if (id > 0 && t === FrameType.RUN && this.state === 'open' && !this.runs.has(id)) this.streamError(id, err);
     else this.send({ t: FrameType.ERROR, id: 0, code: err.code, message: err.message, detail: err.detail });
-    this.opts.metrics.protocolErrors.inc({ code: err.code });
+    this.opts.metrics.protocolError(err.code);
     if (this.state === 'hello') {
       this.fail(err);
       return;
@@ -227,14 +292,14 @@ export class ServerSession {
   }
 
   private streamError(id: number, err: CleaveError): void {
-    if (isProtocolCode(err.code)) this.opts.metrics.protocolErrors.inc({ code: err.code });
+    if (isProtocolCode(err.code)) this.opts.metrics.protocolError(err.code);
     this.send({ t: FrameType.ERROR, id, code: err.code, message: err.message, ...(Object.keys(err.detail).length ? { detail: err.detail } : {}) });
   }
 
   /** Connection-level failure: an ERROR on id 0, then the close code the error maps to. */
   private fail(err: CleaveError): void {
     if (this.state === 'closed') return;
-    this.opts.metrics.protocolErrors.inc({ code: err.code });
+    this.opts.metrics.protocolError(err.code);
     this.send({ t: FrameType.ERROR, id: 0, code: err.code, message: err.message });
     this.transport.close(err.wsCloseCode, truncateReason(`${err.code}: ${err.message}`));
     this.closed();
