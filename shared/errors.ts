@@ -38,6 +38,7 @@ export const ERROR_CODES = {
   CLEAVE_E_DEADLINE: { http: 504, wsClose: 1011, summary: 'a request\'s deadline passed before it could be answered' },
   CLEAVE_E_CANCELLED: { http: 499, wsClose: 1000, summary: 'the client cancelled the request' },
   CLEAVE_E_UNAVAILABLE: { http: 503, wsClose: 1001, summary: 'the server or model is not ready, shutting down, or unreachable' },
+  CLEAVE_E_MEDIA_TYPE: { http: 415, wsClose: 1003, summary: 'a request body has a content type the endpoint does not read' },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 /** One of the stable error code strings. */

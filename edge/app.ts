@@ -1,0 +1,220 @@
+/**
+ * The edge's HTTP face: one Hono app built from injected parts, served unchanged by the Worker
+ * entry (edge/worker.ts) and the Node entry (edge/node.ts).
+ *
+ *   GET  /v2/health/live | /v2/health/ready | /v2          KServe v2 health and server metadata
+ *   GET  /v2/models/:name[/versions/:v][/ready]            model metadata and readiness
+ *   POST /v2/models/:name[/versions/:v]/infer              KServe v2 infer (JSON, binary extension)
+ *   POST /v1/models/:name[/versions/:v]/infer              native: msgpack or JSON, negotiated
+ *   GET  /v1/ws                                            the Cleave protocol for clients (WebSocket)
+ *   GET  /v1/status                                        link, cache and models, as JSON
+ *   GET  /metrics                                          Prometheus
+ *
+ * Every inference answer carries Server-Timing, x-request-id, traceparent and x-cleave-cache;
+ * every error is `{ error, code, message, detail }` with the status of its code.
+ */
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { UpgradeWebSocket } from 'hono/ws';
+import { CleaveError, toCleaveError } from '../shared/errors.js';
+import {
+  BINARY_CONTENT_TYPE, buildInferResponse, errorBody, HEADER_LENGTH_HEADER, JSON_CONTENT_TYPE, modelMetadata, parseHeaderLength, parseInferRequest, serverMetadata,
+} from '../shared/kserve/index.js';
+import { DEFAULT_LIMITS, type ProtocolLimits } from '../shared/protocol/constants.js';
+import type { Clock, Timers } from '../shared/time.js';
+import type { RandomBytes } from '../shared/trace.js';
+import type { CloudTransport } from './cloud-transport.js';
+import type { ComputedAnswer, EdgeService } from './edge-service.js';
+import type { EdgeMetrics } from './metrics.js';
+import type { CatalogEntry, ModelCatalog } from './model-catalog.js';
+import { encodeNativeResponse, parseNativeRequest, requestFormat, responseFormat } from './native-codec.js';
+import { answerHeaders, errorHeaders, readRequestContext, type RequestContext } from './request-context.js';
+import type { ResultCache } from './result-cache.js';
+import { clientSocketHandler } from './client-socket.js';
+
+export interface EdgeAppOptions {
+  readonly service: EdgeService;
+  readonly catalog: ModelCatalog;
+  readonly cloud: CloudTransport;
+  readonly cache: ResultCache<ComputedAnswer>;
+  readonly metrics: EdgeMetrics;
+  readonly clock: Clock;
+  readonly timers: Timers;
+  readonly random: RandomBytes;
+  /** Server name and version for `GET /v2` and WELCOME. */
+  readonly name: string;
+  readonly version: string;
+  /** Largest request body, bytes. Default 16 MiB. */
+  readonly maxBodyBytes?: number;
+  /** Limits of the native msgpack codec and the client WebSocket. */
+  readonly protocolLimits?: Partial<ProtocolLimits>;
+  /** The runtime's WebSocket upgrade (hono/cloudflare-workers or @hono/node-ws); without it /v1/ws answers 501. */
+  readonly upgradeWebSocket?: UpgradeWebSocket;
+  /** False while warming up or draining: readiness answers 503. Default: always ready. */
+  readonly isReady?: () => boolean;
+  /** What runs the edge models, for `GET /v2` and /v1/status. */
+  readonly backend: string;
+  readonly log?: (event: Record<string, unknown>) => void;
+}
+
+type Env = { Variables: { ctx: RequestContext } };
+
+const EXTENSIONS = ['binary_tensor_data', 'cleave_protocol_v1', 'cleave_native_msgpack', 'cleave_result_cache'];
+
+export function createEdgeApp(opts: EdgeAppOptions): Hono<Env> {
+  const app = new Hono<Env>();
+  const { service, catalog, cloud, clock } = opts;
+  const maxBody = opts.maxBodyBytes ?? 16 * 1024 * 1024;
+  const limits: ProtocolLimits = { ...DEFAULT_LIMITS, ...opts.protocolLimits, maxFrameBytes: Math.min(opts.protocolLimits?.maxFrameBytes ?? maxBody, maxBody) };
+  const isReady = opts.isReady ?? (() => true);
+
+  app.onError((err, c) => {
+    const e = toCleaveError(err);
+    if (e.code === 'CLEAVE_E_INTERNAL' || e.code === 'CLEAVE_E_BACKEND') opts.log?.({ event: 'error', code: e.code, message: e.message, path: c.req.path });
+    const ctx = c.get('ctx') as RequestContext | undefined;
+    const total = ctx ? clock.now() - ctx.receivedAt : 0;
+    return c.json(errorBody(e), e.httpStatus as 400, errorHeaders(ctx, total));
+  });
+  app.notFound((c) => c.json(errorBody(new CleaveError('CLEAVE_E_NOT_FOUND', `no route ${c.req.method} ${c.req.path}; see docs/edge.md for the endpoints`)), 404));
+
+  app.get('/v2/health/live', (c) => c.json({ live: true }));
+  app.get('/v2/health/ready', (c) => {
+    const link = cloud.status().state;
+    return isReady() ? c.json({ ready: true, link }) : c.json({ ready: false, link }, 503);
+  });
+  app.get('/v2', (c) => c.json({ ...serverMetadata({ name: opts.name, version: opts.version, extensions: EXTENSIONS }), backend: opts.backend }));
+
+  app.get('/v1/status', (c) => c.json({
+    name: opts.name, version: opts.version, backend: opts.backend, ready: isReady(),
+    link: cloud.status(),
+    cache: opts.cache.stats(),
+    models: catalog.list().map((e) => ({ name: e.name, version: e.version, placement: e.placement, loaded: e.placement === 'edge' ? catalog.isLoaded(e) : undefined, fallback: e.fallback })),
+  }));
+
+  app.get('/metrics', async (c) => {
+    opts.metrics.observeLink(cloud.status());
+    const s = opts.cache.stats();
+    opts.metrics.cacheBytes.set(s.bytes);
+    opts.metrics.cacheEntries.set(s.entries);
+    const { contentType, body } = await opts.metrics.exposition();
+    return c.body(body, 200, { 'content-type': contentType });
+  });
+
+  const entryOf = (c: Context): CatalogEntry => service.resolve(c.req.param('name') ?? '', parseVersion(c.req.param('version')));
+
+  const metadata = (c: Context): Response => {
+    const e = entryOf(c);
+    return c.json(modelMetadata({ name: e.name, version: e.version, inputs: e.inputs, outputs: e.outputs, maxBatchSize: e.maxBatchSize }, 'onnxruntime_onnx', catalog.versions(e.name).map(String)));
+  };
+  app.get('/v2/models/:name', metadata);
+  app.get('/v2/models/:name/versions/:version', metadata);
+
+  const modelReady = (c: Context): Response => {
+    const e = entryOf(c);
+    // A cloud model is ready when the link is up, or when its fallback can answer.
+    const fallback = e.fallback !== undefined ? catalog.find(e.fallback) : undefined;
+    const ready = e.placement === 'edge' ? catalog.isLoaded(e) : cloud.status().state === 'connected' || (fallback !== undefined && catalog.isLoaded(fallback));
+    return c.json({ name: e.name, ready, placement: e.placement }, ready ? 200 : 503);
+  };
+  app.get('/v2/models/:name/ready', modelReady);
+  app.get('/v2/models/:name/versions/:version/ready', modelReady);
+
+  // Context first, so even a body-limit or validation error carries the request id.
+  const context = async (c: Context<Env>, next: () => Promise<void>): Promise<void> => {
+    const receivedAt = clock.now();
+    c.set('ctx', readRequestContext((n) => c.req.header(n), receivedAt, opts.random));
+    await next();
+  };
+  const limit = bodyLimit({
+    maxSize: maxBody,
+    onError: () => {
+      throw new CleaveError('CLEAVE_E_TOO_LARGE', `request body exceeds ${maxBody} bytes (--max-body-bytes)`, { limit: maxBody });
+    },
+  });
+
+  const kserveInfer = async (c: Context<Env>): Promise<Response> => {
+    const ctx = c.get('ctx');
+    const entry = entryOf(c);
+    const contentType = mediaType(c.req.header('content-type'));
+    const headerLength = parseHeaderLength(c.req.header(HEADER_LENGTH_HEADER));
+    // JSON, or JSON plus a binary tail; no content type is read as JSON, as v2 clients that omit it expect.
+    if (contentType !== undefined && contentType !== JSON_CONTENT_TYPE && contentType !== BINARY_CONTENT_TYPE) {
+      throw new CleaveError('CLEAVE_E_MEDIA_TYPE', `content type ${JSON.stringify(contentType)} is not read here; send ${JSON_CONTENT_TYPE}, or ${BINARY_CONTENT_TYPE} with ${HEADER_LENGTH_HEADER} for the binary extension`, { field: 'content-type' });
+    }
+    const body = new Uint8Array(await c.req.arrayBuffer());
+    const req = parseInferRequest(body, { ...(headerLength !== undefined ? { headerLength } : {}), limits: { maxBodyBytes: maxBody } });
+    const timeoutUs = req.parameters.timeout;
+    if (timeoutUs !== undefined && (typeof timeoutUs !== 'number' || !(timeoutUs > 0))) {
+      throw new CleaveError('CLEAVE_E_BAD_ARGUMENT', `request parameter "timeout" must be a positive number of microseconds, got ${JSON.stringify(timeoutUs)}`, { field: 'parameters.timeout' });
+    }
+    const deadlineMs = ctx.deadlineMs ?? (typeof timeoutUs === 'number' ? timeoutUs / 1000 : undefined);
+    const r = await service.infer({
+      model: entry.name, version: entry.version, inputs: req.inputs, tenant: ctx.tenant, cache: ctx.cache,
+      receivedAt: ctx.receivedAt, traceparent: formatSpan(ctx), signal: c.req.raw.signal,
+      ...(req.outputs ? { outputs: req.outputs } : {}),
+      ...(deadlineMs !== undefined ? { deadlineMs } : {}),
+    });
+    const res = buildInferResponse({
+      modelName: r.model, modelVersion: String(r.version), ...(req.id !== undefined ? { id: req.id } : {}),
+      outputs: r.outputs, binary: req.binaryOutputs,
+      parameters: { cleave_served_by: r.servedBy, cleave_cache: r.cache, ...(r.degraded ? { cleave_degraded: true, cleave_fallback: r.degraded.fallback } : {}) },
+    });
+    const headers: Record<string, string> = { ...answerHeaders(ctx, r), 'content-type': res.contentType };
+    if (res.headerLength !== undefined) headers[HEADER_LENGTH_HEADER] = String(res.headerLength);
+    return c.body(res.body as Uint8Array<ArrayBuffer>, 200, headers);
+  };
+  app.post('/v2/models/:name/infer', context, limit, kserveInfer);
+  app.post('/v2/models/:name/versions/:version/infer', context, limit, kserveInfer);
+
+  const nativeInfer = async (c: Context<Env>): Promise<Response> => {
+    const ctx = c.get('ctx');
+    const entry = entryOf(c);
+    const inFormat = requestFormat(c.req.header('content-type'));
+    const outFormat = responseFormat(c.req.header('accept'), inFormat);
+    const req = parseNativeRequest(new Uint8Array(await c.req.arrayBuffer()), inFormat, limits);
+    const deadlineMs = req.deadlineMs ?? ctx.deadlineMs;
+    const r = await service.infer({
+      model: entry.name, version: entry.version, inputs: req.inputs, tenant: ctx.tenant, cache: req.cache ?? ctx.cache,
+      receivedAt: ctx.receivedAt, traceparent: formatSpan(ctx), signal: c.req.raw.signal,
+      ...(req.outputs ? { outputs: req.outputs } : {}),
+      ...(req.priority !== undefined ? { priority: req.priority } : {}),
+      ...(deadlineMs !== undefined ? { deadlineMs } : {}),
+    });
+    const out = encodeNativeResponse({
+      model: r.model, version: r.version, outputs: r.outputs, servedBy: r.servedBy, cache: r.cache, timing: r.timing, requestId: ctx.requestId,
+      ...(r.degraded ? { degraded: r.degraded } : {}),
+      ...(req.id !== undefined ? { id: req.id } : {}),
+    }, outFormat, { ...(req.int8Outputs ? { int8Outputs: true } : {}) });
+    return c.body(out.body as Uint8Array<ArrayBuffer>, 200, { ...answerHeaders(ctx, r), 'content-type': out.contentType, vary: 'accept' });
+  };
+  app.post('/v1/models/:name/infer', context, limit, nativeInfer);
+  app.post('/v1/models/:name/versions/:version/infer', context, limit, nativeInfer);
+
+  if (opts.upgradeWebSocket) {
+    app.get('/v1/ws', opts.upgradeWebSocket(clientSocketHandler({
+      service, metrics: opts.metrics, clock, timers: opts.timers, limits, name: `${opts.name}/${opts.version}`, backend: opts.backend, random: opts.random,
+      offers: () => catalog.list().map((e) => ({ name: e.name, version: e.version, inputs: e.inputs, outputs: e.outputs, maxBatchSize: e.maxBatchSize })),
+      ...(opts.log ? { log: opts.log } : {}),
+    })));
+  } else {
+    app.get('/v1/ws', (c) => c.json(errorBody(new CleaveError('CLEAVE_E_UNAVAILABLE', 'this edge runtime has no WebSocket support')), 501));
+  }
+
+  return app;
+}
+
+function formatSpan(ctx: RequestContext): string {
+  return `00-${ctx.span.traceId}-${ctx.span.spanId}-${ctx.span.flags.toString(16).padStart(2, '0')}`;
+}
+
+/** The media type of a Content-Type header, lower-cased, without parameters. */
+function mediaType(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  return header.split(';')[0]!.trim().toLowerCase() || undefined;
+}
+
+function parseVersion(s: string | undefined): number | undefined {
+  if (s === undefined) return undefined;
+  if (!/^[1-9][0-9]{0,8}$/.test(s)) throw new CleaveError('CLEAVE_E_BAD_ARGUMENT', `model version "${s}" is not a positive integer`, { field: 'version' });
+  return Number(s);
+}

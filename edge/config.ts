@@ -1,0 +1,90 @@
+/**
+ * Edge node settings: defaults, then `CLEAVE_*` variables (the process environment on Node, the
+ * Worker's `[vars]` and secrets in workerd), then command-line flags; each validated with a
+ * message naming the setting, the value and what was expected. Runtime-neutral.
+ */
+import { bad, bool, bytes, int, str } from '../shared/settings.js';
+import type { EdgeSettings } from './edge-node.js';
+
+/** Everything an edge node can be told. Units in the names. */
+export interface EdgeConfig extends Required<Omit<EdgeSettings, 'protocolLimits'>> {
+  /** TCP port (Node only); 0 picks a free one. Default 8787 (env CLEAVE_PORT). */
+  readonly port: number;
+  /** Interface to bind (Node only). Default 127.0.0.1 (env CLEAVE_HOST). */
+  readonly host: string;
+  /** Cloud protocol URL, e.g. ws://10.0.0.5:9000/v1/ws; none = serve edge models only (env CLEAVE_CLOUD_URL). */
+  readonly cloudUrl?: string;
+  /** Bearer token for the cloud (env CLEAVE_CLOUD_TOKEN). */
+  readonly cloudToken?: string;
+  /** Model folder with a zoo manifest.json (Node only); default the generated zoo (env CLEAVE_MODELS). */
+  readonly models?: string;
+  /** Inference backend: auto (onnxruntime-node, falling back to onnxruntime-web), or one by name (env CLEAVE_BACKEND). */
+  readonly backend: 'auto' | 'onnxruntime-node' | 'onnxruntime-web';
+  /** Load every edge model before reporting ready. Default true (env CLEAVE_WARM). */
+  readonly warm: boolean;
+  /** Write JSON log lines to stderr. Default true (env CLEAVE_LOG=off). */
+  readonly log: boolean;
+}
+
+export const DEFAULT_EDGE_CONFIG: EdgeConfig = {
+  port: 8787,
+  host: '127.0.0.1',
+  backend: 'auto',
+  cacheBytes: 64 * 1024 * 1024,
+  cacheTtlMs: 60_000,
+  maxBodyBytes: 16 * 1024 * 1024,
+  defaultDeadlineMs: 30_000,
+  maxDeadlineMs: 300_000,
+  warm: true,
+  log: true,
+};
+
+/** Raw settings as strings, from env or flags. */
+export type RawEdgeSettings = Partial<Record<keyof EdgeConfig, string | boolean | undefined>>;
+
+const ENV: Record<string, keyof EdgeConfig> = {
+  CLEAVE_PORT: 'port', CLEAVE_HOST: 'host', CLEAVE_CLOUD_URL: 'cloudUrl', CLEAVE_CLOUD_TOKEN: 'cloudToken', CLEAVE_MODELS: 'models',
+  CLEAVE_BACKEND: 'backend', CLEAVE_CACHE_BYTES: 'cacheBytes', CLEAVE_CACHE_TTL_MS: 'cacheTtlMs', CLEAVE_MAX_BODY_BYTES: 'maxBodyBytes',
+  CLEAVE_DEFAULT_DEADLINE_MS: 'defaultDeadlineMs', CLEAVE_MAX_DEADLINE_MS: 'maxDeadlineMs', CLEAVE_WARM: 'warm', CLEAVE_LOG: 'log',
+};
+
+/** Settings found in `env` (process.env, or a Worker's env bindings). */
+export function edgeSettingsFromEnv(env: Readonly<Record<string, unknown>>): RawEdgeSettings {
+  const out: RawEdgeSettings = {};
+  for (const [k, key] of Object.entries(ENV)) {
+    const v = env[k];
+    if (typeof v === 'string' && v !== '') out[key] = v;
+  }
+  return out;
+}
+
+/** Resolves defaults < env < flags into a validated config. */
+export function resolveEdgeConfig(env: RawEdgeSettings, flags: RawEdgeSettings = {}): EdgeConfig {
+  const raw: RawEdgeSettings = { ...env };
+  for (const [k, v] of Object.entries(flags)) if (v !== undefined) raw[k as keyof EdgeConfig] = v;
+  const d = DEFAULT_EDGE_CONFIG;
+  const backend = str(raw.backend) ?? d.backend;
+  if (backend !== 'auto' && backend !== 'onnxruntime-node' && backend !== 'onnxruntime-web') bad('backend', backend, 'auto, onnxruntime-node or onnxruntime-web');
+  const cloudUrl = str(raw.cloudUrl);
+  if (cloudUrl !== undefined && !/^wss?:\/\/[^\s/]+/.test(cloudUrl)) bad('cloudUrl', cloudUrl, 'a ws:// or wss:// URL such as ws://127.0.0.1:9000/v1/ws');
+  const cloudToken = str(raw.cloudToken);
+  const models = str(raw.models);
+  const maxDeadlineMs = int(raw.maxDeadlineMs, 'maxDeadlineMs', 1, 3_600_000) ?? d.maxDeadlineMs;
+  const defaultDeadlineMs = int(raw.defaultDeadlineMs, 'defaultDeadlineMs', 1, 3_600_000) ?? Math.min(d.defaultDeadlineMs, maxDeadlineMs);
+  if (defaultDeadlineMs > maxDeadlineMs) bad('defaultDeadlineMs', defaultDeadlineMs, `at most maxDeadlineMs (${maxDeadlineMs})`);
+  return {
+    port: int(raw.port, 'port', 0, 65535) ?? d.port,
+    host: str(raw.host) ?? d.host,
+    ...(cloudUrl !== undefined ? { cloudUrl } : {}),
+    ...(cloudToken !== undefined ? { cloudToken } : {}),
+    ...(models !== undefined ? { models } : {}),
+    backend: backend as EdgeConfig['backend'],
+    cacheBytes: bytes(raw.cacheBytes, 'cacheBytes') ?? d.cacheBytes,
+    cacheTtlMs: int(raw.cacheTtlMs, 'cacheTtlMs', 0, 86_400_000) ?? d.cacheTtlMs,
+    maxBodyBytes: bytes(raw.maxBodyBytes, 'maxBodyBytes') ?? d.maxBodyBytes,
+    defaultDeadlineMs,
+    maxDeadlineMs,
+    warm: bool(raw.warm, 'warm') ?? d.warm,
+    log: bool(raw.log, 'log') ?? d.log,
+  };
+}

@@ -1,0 +1,96 @@
+/**
+ * Assembles one edge node from the parts a runtime entry provides (backend, model entries, cloud
+ * transport, clock, randomness, digest, WebSocket upgrade) and the settings: catalog, result
+ * cache, metrics, service and the Hono app. Both entries (edge/worker.ts, edge/node.ts) call
+ * this, so the Worker and the ARM gateway run the same node.
+ */
+import type { Hono } from 'hono';
+import type { UpgradeWebSocket } from 'hono/ws';
+import type { InferenceBackend } from '../shared/backend/backend.js';
+import type { ProtocolLimits } from '../shared/protocol/constants.js';
+import type { Clock, Timers } from '../shared/time.js';
+import type { RandomBytes } from '../shared/trace.js';
+import { createEdgeApp } from './app.js';
+import type { Digest } from './cache-key.js';
+import type { CloudTransport } from './cloud-transport.js';
+import { answerBytes, EdgeService, type ComputedAnswer } from './edge-service.js';
+import { EdgeMetrics } from './metrics.js';
+import { ModelCatalog, type CatalogEntry } from './model-catalog.js';
+import { ResultCache } from './result-cache.js';
+
+/** Settings of an edge node; every one has a default. */
+export interface EdgeSettings {
+  /** Bytes the result cache may hold. Default 64 MiB. */
+  readonly cacheBytes?: number;
+  /** Time to live of a cached answer, ms; 0 keeps answers until evicted. Default 60000. */
+  readonly cacheTtlMs?: number;
+  /** Largest request body, bytes. Default 16 MiB. */
+  readonly maxBodyBytes?: number;
+  /** Budget of a request that states none, ms. Default 30000. */
+  readonly defaultDeadlineMs?: number;
+  /** Largest budget a request may state, ms. Default 300000. */
+  readonly maxDeadlineMs?: number;
+  readonly protocolLimits?: Partial<ProtocolLimits>;
+}
+
+export interface EdgeParts {
+  readonly backend: InferenceBackend;
+  readonly models: readonly CatalogEntry[];
+  readonly cloud: CloudTransport;
+  readonly clock: Clock;
+  readonly timers: Timers;
+  readonly random: RandomBytes;
+  readonly digest: Digest;
+  readonly upgradeWebSocket?: UpgradeWebSocket;
+  /** Node process metrics on /metrics (Node only). */
+  readonly processMetrics?: boolean;
+  readonly isReady?: () => boolean;
+  readonly log?: (event: Record<string, unknown>) => void;
+}
+
+export interface EdgeNode {
+  readonly app: Hono;
+  readonly service: EdgeService;
+  readonly catalog: ModelCatalog;
+  readonly cache: ResultCache<ComputedAnswer>;
+  readonly metrics: EdgeMetrics;
+  readonly cloud: CloudTransport;
+  /** Closes the link and releases the model sessions. */
+  close(): Promise<void>;
+}
+
+export const EDGE_NAME = 'cleave-edge';
+export const EDGE_VERSION = '0.1.0';
+
+export function createEdgeNode(parts: EdgeParts, settings: EdgeSettings = {}): EdgeNode {
+  const metrics = new EdgeMetrics({ ...(parts.processMetrics ? { processMetrics: true } : {}) });
+  const catalog = new ModelCatalog(parts.models, { backend: parts.backend });
+  const cache = new ResultCache<ComputedAnswer>({
+    maxBytes: settings.cacheBytes ?? 64 * 1024 * 1024,
+    ttlMs: settings.cacheTtlMs ?? 60_000,
+    clock: parts.clock,
+    sizeOf: answerBytes,
+    onEvent: (e) => metrics.cacheEvent(e),
+  });
+  const service = new EdgeService({
+    catalog, cloud: parts.cloud, cache, metrics, clock: parts.clock, digest: parts.digest,
+    ...(settings.defaultDeadlineMs !== undefined ? { defaultDeadlineMs: settings.defaultDeadlineMs } : {}),
+    ...(settings.maxDeadlineMs !== undefined ? { maxDeadlineMs: settings.maxDeadlineMs } : {}),
+  });
+  const app = createEdgeApp({
+    service, catalog, cloud: parts.cloud, cache, metrics, clock: parts.clock, timers: parts.timers, random: parts.random,
+    name: EDGE_NAME, version: EDGE_VERSION, backend: parts.backend.name,
+    ...(settings.maxBodyBytes !== undefined ? { maxBodyBytes: settings.maxBodyBytes } : {}),
+    ...(settings.protocolLimits ? { protocolLimits: settings.protocolLimits } : {}),
+    ...(parts.upgradeWebSocket ? { upgradeWebSocket: parts.upgradeWebSocket } : {}),
+    ...(parts.isReady ? { isReady: parts.isReady } : {}),
+    ...(parts.log ? { log: parts.log } : {}),
+  });
+  return {
+    app: app as unknown as Hono, service, catalog, cache, metrics, cloud: parts.cloud,
+    async close() {
+      await parts.cloud.close();
+      await catalog.close();
+    },
+  };
+}

@@ -1,0 +1,290 @@
+/**
+ * The edge's one way to answer an inference request, whichever endpoint brought it (KServe v2,
+ * the native msgpack/JSON route, the client WebSocket):
+ *
+ *   look the model up -> check the inputs against its contract -> result cache (single flight)
+ *   -> compute: on the edge backend for an edge model, over the link for a cloud model, and on
+ *      the cloud model's edge fallback when the cloud is unavailable (a degraded answer, never
+ *      cached) -> account for where the time went (the Server-Timing segments).
+ *
+ * Validation happens before the cache, so a bad request never reaches the cache or the cloud,
+ * and a failed computation stores nothing. Runtime-neutral: the clock and digest are injected.
+ */
+import { CleaveError, toCleaveError, type ErrorCode } from '../shared/errors.js';
+import type { ModelLoad, TensorMap } from '../shared/protocol/frames.js';
+import type { RunService, ServiceRunHandle, ServiceRunRequest } from '../shared/protocol/server-session.js';
+import { tensorBytes } from '../shared/tensor.js';
+import { checkInputs, checkOutputNames } from '../shared/tensor-check.js';
+import type { Clock } from '../shared/time.js';
+import { cacheKey, type Digest } from './cache-key.js';
+import type { CloudTransport } from './cloud-transport.js';
+import type { EdgeMetrics } from './metrics.js';
+import type { CatalogEntry, ModelCatalog } from './model-catalog.js';
+import type { CacheMode, CacheStatus, ResultCache } from './result-cache.js';
+
+/** Which tier computed an answer. */
+export type ServedBy = 'edge' | 'cloud';
+
+/** Where a request's time went, ms (the Server-Timing segments). */
+export interface EdgeTiming {
+  /** Cache key digest and lookup (0 when the cache was bypassed). */
+  readonly cacheMs: number;
+  /** Model compute on the edge backend. */
+  readonly edgeMs?: number;
+  /** Round trip to the cloud minus the cloud's own queue and compute time. */
+  readonly linkMs?: number;
+  readonly cloudQueueMs?: number;
+  readonly cloudComputeMs?: number;
+  /** The whole request as the edge saw it. */
+  readonly totalMs: number;
+}
+
+/** Why and by what a cloud model was answered at the edge. */
+export interface Degraded {
+  /** The edge model that answered. */
+  readonly fallback: string;
+  /** The cloud failure that made it answer. */
+  readonly reason: ErrorCode;
+}
+
+export interface EdgeInferRequest {
+  readonly model: string;
+  readonly version?: number;
+  readonly inputs: TensorMap;
+  readonly outputs?: readonly string[];
+  /** Cache scope; requests of different tenants never share cached answers. */
+  readonly tenant: string;
+  readonly cache?: CacheMode;
+  /** Budget from `receivedAt`, ms. Default EdgeServiceOptions.defaultDeadlineMs. */
+  readonly deadlineMs?: number;
+  readonly priority?: number;
+  /** traceparent of the edge's span for this request, passed to the cloud. */
+  readonly traceparent?: string;
+  /** Aborts the request (the client went away). */
+  readonly signal?: AbortSignal;
+  /** When the request arrived, service clock ms. Default now. */
+  readonly receivedAt?: number;
+}
+
+export interface EdgeInferResult {
+  readonly model: string;
+  readonly version: number;
+  readonly outputs: TensorMap;
+  readonly servedBy: ServedBy;
+  readonly degraded?: Degraded;
+  readonly cache: CacheStatus;
+  readonly timing: EdgeTiming;
+}
+
+/** What the cache stores: an answer and the compute segments it cost when it was made. */
+export interface ComputedAnswer {
+  readonly version: number;
+  readonly outputs: TensorMap;
+  readonly servedBy: ServedBy;
+  readonly degraded?: Degraded;
+  readonly edgeMs?: number;
+  readonly linkMs?: number;
+  readonly cloudQueueMs?: number;
+  readonly cloudComputeMs?: number;
+}
+
+/** Bytes a cached answer holds: its tensors plus a fixed allowance for the object around them. */
+export function answerBytes(a: ComputedAnswer): number {
+  let n = 256;
+  for (const [name, t] of Object.entries(a.outputs)) n += tensorBytes(t) + name.length * 2 + 64;
+  return n;
+}
+
+export interface EdgeServiceOptions {
+  readonly catalog: ModelCatalog;
+  readonly cloud: CloudTransport;
+  readonly cache: ResultCache<ComputedAnswer>;
+  readonly metrics: EdgeMetrics;
+  readonly clock: Clock;
+  /** Digest for cache keys (SHA-256). */
+  readonly digest: Digest;
+  /** Budget of a request that states none, ms. Default 30000. */
+  readonly defaultDeadlineMs?: number;
+  /** Largest budget a request may state, ms. Default 300000. */
+  readonly maxDeadlineMs?: number;
+}
+
+/** Cloud failures after which a cloud model's edge fallback answers instead. */
+const FALLBACK_ON: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['CLEAVE_E_UNAVAILABLE', 'CLEAVE_E_OVERLOADED']);
+
+export class EdgeService {
+  private readonly defaultDeadlineMs: number;
+  private readonly maxDeadlineMs: number;
+
+  constructor(private readonly opts: EdgeServiceOptions) {
+    this.defaultDeadlineMs = opts.defaultDeadlineMs ?? 30_000;
+    this.maxDeadlineMs = opts.maxDeadlineMs ?? 300_000;
+  }
+
+  /** The catalog entry a request addresses, learning the cloud's offers first if the name is new. */
+  resolve(model: string, version?: number): CatalogEntry {
+    const { catalog } = this.opts;
+    if (!catalog.find(model, version)) catalog.learnOffers(this.opts.cloud.status().offers);
+    return catalog.get(model, version);
+  }
+
+  /** Answers one request. Rejects with a CleaveError; records metrics either way. */
+  async infer(req: EdgeInferRequest): Promise<EdgeInferResult> {
+    const { clock, metrics } = this.opts;
+    const t0 = req.receivedAt ?? clock.now();
+    let entry: CatalogEntry | undefined;
+    try {
+      entry = this.resolve(req.model, req.version);
+      checkInputs(req.model, req.inputs, entry.inputs);
+      checkOutputNames(req.model, req.outputs, entry.outputs);
+      const budget = this.budget(req.deadlineMs);
+      const deadlineAt = t0 + budget;
+      const mode = req.cache ?? 'default';
+      const target = entry;
+      const compute = (signal: AbortSignal): Promise<ComputedAnswer> => this.compute(target, req, deadlineAt, signal);
+
+      const tc = clock.now();
+      let status: CacheStatus;
+      let answer: ComputedAnswer;
+      let cacheMs: number;
+      if (mode === 'bypass') {
+        // No key needed: skip the digest entirely.
+        cacheMs = 0;
+        ({ value: answer, status } = await this.opts.cache.lookup('', compute, { mode, ...(req.signal ? { signal: req.signal } : {}) }));
+      } else {
+        const key = await cacheKey({ tenant: req.tenant, model: target.name, version: target.version, ...(req.outputs ? { outputs: req.outputs } : {}), inputs: req.inputs }, this.opts.digest);
+        const keyed = clock.now();
+        ({ value: answer, status } = await this.opts.cache.lookup(key, compute, {
+          mode, cacheable: (a) => a.degraded === undefined, ...(req.signal ? { signal: req.signal } : {}),
+        }));
+        // A hit's cache segment is digest + lookup; a computed answer's is the digest only (the rest is compute).
+        cacheMs = status === 'hit' ? clock.now() - tc : keyed - tc;
+      }
+      const computed = status === 'miss' || status === 'bypass' || status === 'refresh';
+      const timing: EdgeTiming = {
+        cacheMs,
+        ...(computed ? pickSegments(answer) : {}),
+        totalMs: clock.now() - t0,
+      };
+      const result: EdgeInferResult = {
+        model: target.name, version: answer.version, outputs: answer.outputs, servedBy: answer.servedBy, cache: status, timing,
+        ...(answer.degraded ? { degraded: answer.degraded } : {}),
+      };
+      this.record(result);
+      return result;
+    } catch (e) {
+      const err = toCleaveError(e);
+      metrics.requests.inc({ model: entry?.name ?? '(unknown)', served_by: 'none', cache: 'none', code: err.code });
+      throw err;
+    }
+  }
+
+  /** RunService for the client WebSocket: the protocol's RUN answered through `infer`. */
+  runService(tenant: string): RunService {
+    return {
+      infer: (r) => this.runHandle(r, tenant),
+      loadReport: () => this.loadReport(),
+    };
+  }
+
+  /** Per-model load for LOAD frames to WebSocket clients. */
+  loadReport(): Record<string, ModelLoad> {
+    // The edge has no batcher queue to report; the cloud's report is relayed as it was last seen.
+    return this.opts.cloud.status().load?.models ?? {};
+  }
+
+  private runHandle(r: ServiceRunRequest, tenant: string): ServiceRunHandle {
+    const ac = new AbortController();
+    const receivedAt = r.receivedAt ?? this.opts.clock.now();
+    const promise = this.infer({
+      model: r.model, inputs: r.inputs, tenant, signal: ac.signal, receivedAt,
+      ...(r.version !== undefined ? { version: r.version } : {}),
+      ...(r.outputs ? { outputs: r.outputs } : {}),
+      ...(r.priority !== undefined ? { priority: r.priority } : {}),
+      ...(r.traceparent !== undefined ? { traceparent: r.traceparent } : {}),
+      ...(r.deadline !== undefined ? { deadlineMs: Math.max(1, r.deadline - receivedAt) } : {}),
+    }).then((res) => ({
+      model: res.model, version: res.version, outputs: res.outputs,
+      timing: { queueMs: res.timing.cloudQueueMs ?? 0, computeMs: res.timing.edgeMs ?? res.timing.cloudComputeMs ?? 0, batchSize: 1 },
+    }));
+    return {
+      promise,
+      cancel: () => {
+        ac.abort();
+        // Edge work is not queued: once handed to the backend or the link it has started.
+        return false;
+      },
+    };
+  }
+
+  private budget(asked: number | undefined): number {
+    if (asked === undefined) return this.defaultDeadlineMs;
+    if (!Number.isFinite(asked) || asked <= 0) {
+      throw new CleaveError('CLEAVE_E_BAD_ARGUMENT', `deadline must be a positive number of milliseconds, got ${asked}`, { deadlineMs: String(asked) });
+    }
+    return Math.min(asked, this.maxDeadlineMs);
+  }
+
+  private async compute(entry: CatalogEntry, req: EdgeInferRequest, deadlineAt: number, signal: AbortSignal): Promise<ComputedAnswer> {
+    if (entry.placement === 'edge') return this.computeAtEdge(entry, req, deadlineAt);
+    const remaining = deadlineAt - this.opts.clock.now();
+    if (remaining <= 0) throw deadlineError(entry.name);
+    try {
+      const r = await this.opts.cloud.run({
+        model: entry.name, version: entry.version, inputs: req.inputs, deadlineMs: remaining,
+        ...(req.outputs ? { outputs: req.outputs } : {}),
+        ...(req.priority !== undefined ? { priority: req.priority } : {}),
+        ...(req.traceparent !== undefined ? { traceparent: req.traceparent } : {}),
+      }, signal);
+      return {
+        version: entry.version, outputs: r.outputs, servedBy: 'cloud',
+        linkMs: Math.max(0, r.totalMs - r.timing.queueMs - r.timing.computeMs),
+        cloudQueueMs: r.timing.queueMs, cloudComputeMs: r.timing.computeMs,
+      };
+    } catch (e) {
+      const err = toCleaveError(e);
+      if (entry.fallback === undefined || !FALLBACK_ON.has(err.code) || signal.aborted) throw err;
+      const fallback = this.opts.catalog.get(entry.fallback);
+      const local = await this.computeAtEdge(fallback, req, deadlineAt);
+      this.opts.metrics.degraded.inc({ model: entry.name, fallback: fallback.name });
+      // The answer keeps the requested model's name and version: the fallback has its exact contract.
+      return { ...local, version: entry.version, degraded: { fallback: fallback.name, reason: err.code } };
+    }
+  }
+
+  private async computeAtEdge(entry: CatalogEntry, req: EdgeInferRequest, deadlineAt: number): Promise<ComputedAnswer> {
+    const { clock } = this.opts;
+    const session = await this.opts.catalog.session(entry);
+    if (clock.now() >= deadlineAt) throw deadlineError(entry.name);
+    const t = clock.now();
+    const outputs = await session.run(req.inputs, req.outputs);
+    return { version: entry.version, outputs, servedBy: 'edge', edgeMs: clock.now() - t };
+  }
+
+  private record(r: EdgeInferResult): void {
+    const m = this.opts.metrics;
+    m.requests.inc({ model: r.model, served_by: r.servedBy, cache: r.cache, code: 'ok' });
+    m.requestDuration.observe({ model: r.model, served_by: r.servedBy }, r.timing.totalMs / 1000);
+    const seg = (name: string, ms: number | undefined): void => {
+      if (ms !== undefined) m.segmentDuration.observe({ segment: name }, ms / 1000);
+    };
+    seg('cache', r.timing.cacheMs);
+    seg('edge', r.timing.edgeMs);
+    seg('link', r.timing.linkMs);
+    seg('cloud-queue', r.timing.cloudQueueMs);
+    seg('cloud-compute', r.timing.cloudComputeMs);
+  }
+}
+
+function pickSegments(a: ComputedAnswer): Omit<EdgeTiming, 'cacheMs' | 'totalMs'> {
+  return {
+    ...(a.edgeMs !== undefined ? { edgeMs: a.edgeMs } : {}),
+    ...(a.linkMs !== undefined ? { linkMs: a.linkMs } : {}),
+    ...(a.cloudQueueMs !== undefined ? { cloudQueueMs: a.cloudQueueMs } : {}),
+    ...(a.cloudComputeMs !== undefined ? { cloudComputeMs: a.cloudComputeMs } : {}),
+  };
+}
+
+function deadlineError(model: string): CleaveError {
+  return new CleaveError('CLEAVE_E_DEADLINE', `the deadline of the request for model ${JSON.stringify(model)} passed before it could run`, { model });
+}

@@ -1,0 +1,92 @@
+/**
+ * Node entry of the edge (an ARM gateway, a box on the shop floor, a laptop): the same app as the
+ * Worker on @hono/node-server, WebSockets through @hono/node-ws, onnxruntime-node with the wasm
+ * build as fallback, the zoo's model folder, and the cloud link over `ws`. Everything Node-only
+ * about the edge is in this file and edge/node-socket.ts.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { serve, type ServerType } from '@hono/node-server';
+import { createNodeWebSocket } from '@hono/node-ws';
+import { Hono } from 'hono';
+import { nodeBackends } from '../cli/backends.js';
+import { DEFAULT_ZOO_DIR, ensureZoo, readManifest } from '../cli/zoo-files.js';
+import { CleaveError } from '../shared/errors.js';
+import { systemClock, systemTimers } from '../shared/time.js';
+import { cryptoRandomBytes } from '../shared/trace.js';
+import type { Digest } from './cache-key.js';
+import { NO_CLOUD, type CloudTransport } from './cloud-transport.js';
+import type { EdgeConfig } from './config.js';
+import { createEdgeNode, type EdgeNode } from './edge-node.js';
+import { nodeCloudLink } from './node-socket.js';
+import { zooCatalogEntries } from './zoo-catalog.js';
+
+export interface EdgeServer {
+  readonly port: number;
+  readonly url: string;
+  readonly node: EdgeNode;
+  /** Resolves when every edge model is loaded (readiness turns 200). */
+  readonly ready: Promise<void>;
+  close(): Promise<void>;
+}
+
+/** node:crypto's SHA-256: synchronous and about twice as fast as WebCrypto for small inputs. */
+const nodeSha256: Digest = (bytes) => createHash('sha256').update(bytes).digest();
+
+export async function startEdgeServer(config: EdgeConfig, hooks: { log?: (event: Record<string, unknown>) => void; processMetrics?: boolean } = {}): Promise<EdgeServer> {
+  const log = hooks.log;
+  const dir = config.models ?? DEFAULT_ZOO_DIR;
+  const manifest = config.models === undefined ? await ensureZoo(dir) : await readManifest(dir);
+  if (!manifest) {
+    throw new CleaveError('CLEAVE_E_NOT_FOUND', `no manifest.json in model folder ${dir}; write one with \`cleave models --out ${dir}\``, { path: dir });
+  }
+  const registry = await nodeBackends();
+  const backend = registry.get(config.backend === 'auto' ? undefined : config.backend);
+  const cloud: CloudTransport = config.cloudUrl === undefined
+    ? NO_CLOUD
+    : nodeCloudLink({ url: config.cloudUrl, ...(config.cloudToken !== undefined ? { token: config.cloudToken } : {}), client: 'cleave-edge/0.1.0', ...(log ? { log } : {}) });
+  if (cloud instanceof Object && 'start' in cloud && typeof cloud.start === 'function') (cloud.start as () => void)();
+
+  let warmed = false;
+  const outer = new Hono();
+  const { upgradeWebSocket, injectWebSocket } = createNodeWebSocket({ app: outer });
+  const node = createEdgeNode({
+    backend,
+    models: zooCatalogEntries(manifest, { bytesOf: (file) => readFile(join(dir, file)).then((b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength)), cloud: config.cloudUrl !== undefined }),
+    cloud, clock: systemClock, timers: systemTimers, random: cryptoRandomBytes, digest: nodeSha256,
+    upgradeWebSocket, processMetrics: hooks.processMetrics ?? true,
+    isReady: () => warmed || !config.warm,
+    ...(log ? { log } : {}),
+  }, config);
+  outer.route('/', node.app);
+
+  const server: ServerType = await new Promise((resolve) => {
+    const s = serve({ fetch: outer.fetch, port: config.port, hostname: config.host }, () => resolve(s));
+  });
+  injectWebSocket(server);
+  const port = (server.address() as AddressInfo).port;
+  const ready = config.warm ? node.catalog.warm().then(() => { warmed = true; }) : Promise.resolve();
+  ready.catch((e: unknown) => log?.({ event: 'warm-failed', message: (e as Error).message }));
+  log?.({ event: 'edge-listening', port, backend: backend.name, cloud: cloud.status().url ?? 'none' });
+
+  let closing: Promise<void> | undefined;
+  return {
+    port,
+    url: `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`,
+    node,
+    ready,
+    close() {
+      closing ??= (async () => {
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          // Open keep-alive and WebSocket connections would hold close() forever.
+          (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+        });
+        await node.close();
+      })();
+      return closing;
+    },
+  };
+}

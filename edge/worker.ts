@@ -1,0 +1,59 @@
+/**
+ * Cloudflare Workers entry of the edge (named by wrangler.toml). It wires workerd's pieces into
+ * the runtime-neutral edge node: onnxruntime-web through the wasm glue, the bundled zoo models,
+ * Hono's workerd WebSocket upgrade, WebCrypto for cache keys, and, when CLEAVE_CLOUD_URL is set,
+ * the cloud link held by a Durable Object per Cloudflare location.
+ *
+ * One edge node per isolate: the result cache and loaded sessions live as long as the isolate.
+ */
+import { upgradeWebSocket } from 'hono/cloudflare-workers';
+import type { UpgradeWebSocket } from 'hono/ws';
+import { systemClock, systemTimers } from '../shared/time.js';
+import { cryptoRandomBytes } from '../shared/trace.js';
+import { workerdOrtBackend } from '../wasm/ort-workerd.js';
+import { webCryptoSha256 } from './cache-key.js';
+import { NO_CLOUD } from './cloud-transport.js';
+import { edgeSettingsFromEnv, resolveEdgeConfig } from './config.js';
+import { createEdgeNode, type EdgeNode } from './edge-node.js';
+import { DurableObjectTransport, type LinkObjectRpc } from './link-object.js';
+import { WORKER_MANIFEST, WORKER_MODEL_FILES } from './worker-models.js';
+import { zooCatalogEntries } from './zoo-catalog.js';
+
+export { CloudLinkObject } from './link-object.js';
+
+/** The bindings this Worker reads (wrangler.toml). */
+interface WorkerEnv {
+  readonly [key: string]: unknown;
+  /** Durable Object namespace of CloudLinkObject. */
+  readonly CLOUD_LINK?: { idFromName(name: string): unknown; get(id: unknown): LinkObjectRpc };
+}
+
+let node: EdgeNode | undefined;
+
+function edgeFor(env: WorkerEnv, colo: string): EdgeNode {
+  if (node) return node;
+  const config = resolveEdgeConfig(edgeSettingsFromEnv(env));
+  const ns = env.CLOUD_LINK;
+  const cloud = config.cloudUrl !== undefined && ns ? new DurableObjectTransport(() => ns.get(ns.idFromName(colo))) : NO_CLOUD;
+  node = createEdgeNode({
+    backend: workerdOrtBackend(),
+    models: zooCatalogEntries(WORKER_MANIFEST, {
+      bytesOf: async (file) => {
+        const b = WORKER_MODEL_FILES[file];
+        if (!b) throw new Error(`model file ${file} is not bundled into this Worker`);
+        return new Uint8Array(b);
+      },
+      cloud: cloud !== NO_CLOUD,
+    }),
+    cloud, clock: systemClock, timers: systemTimers, random: cryptoRandomBytes, digest: webCryptoSha256,
+    upgradeWebSocket: upgradeWebSocket as unknown as UpgradeWebSocket,
+  }, config);
+  return node;
+}
+
+export default {
+  fetch(request: Request, env: WorkerEnv, ctx: unknown): Response | Promise<Response> {
+    const colo = (request as unknown as { cf?: { colo?: string } }).cf?.colo ?? 'local';
+    return edgeFor(env, colo).app.fetch(request, env, ctx as never);
+  },
+};
