@@ -8,6 +8,7 @@ import { isCleaveError } from '../shared/errors.js';
 import { registerBench } from './commands/bench.js';
 import { registerCloud } from './commands/cloud.js';
 import { registerDemo } from './commands/demo.js';
+import { registerEdge } from './commands/edge.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerModels } from './commands/models.js';
 import { registerQuantize } from './commands/quantize.js';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerQuantize(program);
   registerSplit(program);
   registerCloud(program);
+  registerEdge(program);
   registerBench(program);
   registerDemo(program);
   return program;

@@ -46,12 +46,11 @@ export async function startEdgeServer(config: EdgeConfig, hooks: { log?: (event:
   const backend = registry.get(config.backend === 'auto' ? undefined : config.backend);
   const cloud: CloudTransport = config.cloudUrl === undefined
     ? NO_CLOUD
-    : nodeCloudLink({ url: config.cloudUrl, ...(config.cloudToken !== undefined ? { token: config.cloudToken } : {}), client: 'cleave-edge/0.1.0', ...(log ? { log } : {}) });
-  if (cloud instanceof Object && 'start' in cloud && typeof cloud.start === 'function') (cloud.start as () => void)();
+    : nodeCloudLink({ url: config.cloudUrl, ...(config.cloudToken !== undefined ? { token: config.cloudToken } : {}), client: 'cleave-edge/0.1.0', ...(log ? { log } : {}) }).start();
 
   let warmed = false;
   const outer = new Hono();
-  const { upgradeWebSocket, injectWebSocket } = createNodeWebSocket({ app: outer });
+  const { upgradeWebSocket, injectWebSocket, wss } = createNodeWebSocket({ app: outer });
   const node = createEdgeNode({
     backend,
     models: zooCatalogEntries(manifest, { bytesOf: (file) => readFile(join(dir, file)).then((b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength)), cloud: config.cloudUrl !== undefined }),
@@ -82,6 +81,7 @@ export async function startEdgeServer(config: EdgeConfig, hooks: { log?: (event:
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           // Open keep-alive and WebSocket connections would hold close() forever.
+          for (const ws of wss.clients) ws.close(1001, 'edge shutting down');
           (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
         });
         await node.close();

@@ -1,0 +1,74 @@
+/**
+ * `cleave edge`: the Node edge node (an ARM gateway, a laptop) with the zoo's edge models, and
+ * the cloud link when --cloud is given. The same app runs in a Worker (wrangler.toml).
+ */
+import type { Command } from 'commander';
+import { edgeSettingsFromEnv, resolveEdgeConfig, type RawEdgeSettings } from '../../edge/config.js';
+import { startEdgeServer } from '../../edge/node.js';
+
+interface EdgeFlags {
+  port?: string;
+  host?: string;
+  cloud?: string;
+  cloudToken?: string;
+  models?: string;
+  backend?: string;
+  cacheBytes?: string;
+  cacheTtlMs?: string;
+  maxBodyBytes?: string;
+  defaultDeadlineMs?: string;
+  maxDeadlineMs?: string;
+  warm?: boolean;
+  log?: boolean;
+}
+
+export function registerEdge(program: Command): void {
+  program
+    .command('edge')
+    .description('run an edge node on Node: the zoo\'s edge models, a result cache, and the link to a cloud tier')
+    .option('-p, --port <n>', 'TCP port; 0 picks a free one (env CLEAVE_PORT, default 8787)')
+    .option('--host <addr>', 'interface to bind; 0.0.0.0 serves other hosts (env CLEAVE_HOST)')
+    .option('--cloud <url>', 'cloud protocol URL, e.g. ws://127.0.0.1:9000/v1/ws; none = edge models only (env CLEAVE_CLOUD_URL)')
+    .option('--cloud-token <t>', 'bearer token for the cloud (env CLEAVE_CLOUD_TOKEN)')
+    .option('--models <dir>', 'model folder with a zoo manifest.json; default: the generated zoo (env CLEAVE_MODELS)')
+    .option('--backend <name>', 'auto | onnxruntime-node | onnxruntime-web (env CLEAVE_BACKEND, default auto)')
+    .option('--cache-bytes <bytes>', 'result cache size, e.g. 64MiB (env CLEAVE_CACHE_BYTES)')
+    .option('--cache-ttl-ms <ms>', 'time a cached answer lives; 0 = until evicted (env CLEAVE_CACHE_TTL_MS, default 60000)')
+    .option('--max-body-bytes <bytes>', 'largest request body (env CLEAVE_MAX_BODY_BYTES, default 16MiB)')
+    .option('--default-deadline-ms <ms>', 'budget of a request that states none (env CLEAVE_DEFAULT_DEADLINE_MS, default 30000)')
+    .option('--max-deadline-ms <ms>', 'largest budget a request may state (env CLEAVE_MAX_DEADLINE_MS, default 300000)')
+    .option('--no-warm', 'do not load the edge models before reporting ready (env CLEAVE_WARM=off)')
+    .option('--no-log', 'no JSON log lines on stderr (env CLEAVE_LOG=off)')
+    .addHelpText('after', `
+Endpoints (docs/edge.md):
+  GET  /v2/health/live, /v2/health/ready, /v2, /v2/models/<name>   KServe v2 health and metadata
+  POST /v2/models/<name>/infer      KServe v2 infer (JSON, or binary-data extension)
+  POST /v1/models/<name>/infer      native infer: msgpack or JSON (Content-Type / Accept)
+  WS   /v1/ws                       the Cleave protocol (docs/protocol.md)
+  GET  /v1/status, /metrics         link, cache and models; Prometheus
+Request headers: x-cleave-cache (default|bypass|refresh), x-cleave-tenant, x-cleave-deadline-ms, traceparent, x-request-id`)
+    .action(async (flags: EdgeFlags) => {
+      const raw: RawEdgeSettings = {
+        port: flags.port, host: flags.host, cloudUrl: flags.cloud, cloudToken: flags.cloudToken, models: flags.models, backend: flags.backend,
+        cacheBytes: flags.cacheBytes, cacheTtlMs: flags.cacheTtlMs, maxBodyBytes: flags.maxBodyBytes,
+        defaultDeadlineMs: flags.defaultDeadlineMs, maxDeadlineMs: flags.maxDeadlineMs,
+        // commander sets these to true by default; only an explicit --no-* should override the env.
+        warm: flags.warm === false ? false : undefined, log: flags.log === false ? false : undefined,
+      };
+      const config = resolveEdgeConfig(edgeSettingsFromEnv(process.env), raw);
+      const log = config.log ? (e: Record<string, unknown>) => process.stderr.write(`${JSON.stringify({ ts: new Date().toISOString(), ...e })}\n`) : undefined;
+      const server = await startEdgeServer(config, { ...(log ? { log } : {}) });
+      process.stdout.write(`cleave edge listening on ${server.url} (${server.node.catalog.list().length} models, cloud ${config.cloudUrl ?? 'none'})\n`);
+      let stopping = false;
+      const stop = (signal: string): void => {
+        if (stopping) return;
+        stopping = true;
+        process.stdout.write(`${signal}: closing\n`);
+        void server.close().then(() => process.exit(0));
+      };
+      process.on('SIGTERM', () => stop('SIGTERM'));
+      process.on('SIGINT', () => stop('SIGINT'));
+      await server.ready;
+      process.stdout.write(`ready: ${server.url}\n`);
+    });
+}
