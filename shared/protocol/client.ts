@@ -118,7 +118,9 @@ export class ProtocolClient {
     this.onWelcome = resolveReady;
     this.onReadyFailed = rejectReady;
     const helloTimer = opts.timers.setTimeout(() => {
-      if (!this.welcome) this.shutdown(new CleaveError('CLEAVE_E_UNAVAILABLE', `no WELCOME within ${opts.helloTimeoutMs ?? 10_000} ms`), 1002);
+      // 4408 (a timeout, in the application range): platform WebSockets in browsers and workerd throw on
+      // any close code but 1000 and 3000-4999, which would leave the socket open.
+      if (!this.welcome) this.shutdown(new CleaveError('CLEAVE_E_UNAVAILABLE', `no WELCOME within ${opts.helloTimeoutMs ?? 10_000} ms`), 4408);
     }, opts.helloTimeoutMs ?? 10_000);
     this.ready.then(() => opts.timers.clearTimeout(helloTimer), () => opts.timers.clearTimeout(helloTimer));
 
