@@ -19,18 +19,20 @@ import {
 import { nodeBackends } from '../backends.js';
 import { connectCloud } from '../cloud-client.js';
 import { syncZoo, zooFile } from '../zoo-files.js';
+import { edgeDemo } from './demo-edge.js';
 import { formatBytes, formatTable } from '../table.js';
 
 /**
  * `cleave demo`: the main job. It grows with the project; today it builds the model zoo, runs
  * real inputs through the zoo's preprocessing on both inference backends (native and wasm),
  * splits a CNN into an edge head and a cloud tail that together give the full answer, and
- * serves that tail from the cloud tier on loopback over the WebSocket protocol and KServe v2.
+ * serves that tail from the cloud tier on loopback over the WebSocket protocol and KServe v2,
+ * then puts an edge node in front of the cloud (demo-edge.ts).
  */
 export function registerDemo(program: Command): void {
   program
     .command('demo')
-    .description('build the model zoo and run it: both runtimes, int8 variants, a split model, the cloud tier on loopback')
+    .description('build the model zoo and run it: both runtimes, int8 variants, a split model, cloud and edge on loopback')
     .option('--dir <dir>', 'model zoo directory (default: models/ in the repository)')
     .addHelpText('after', '\nEverything runs on this machine, on the CPU, with generated models: nothing is downloaded.')
     .action(async (opts: { dir?: string }) => {
@@ -111,7 +113,10 @@ async function runDemo(dir?: string): Promise<void> {
   say('\n4. The cloud tier on loopback: the same tail served by `cleave cloud`, reached over the msgpack WebSocket protocol and KServe v2');
   await cloudDemo(zoo.dir, encodeModel(split.tail), await head.run(feeds), whole.logits!, entry('cnn-small'), entry('text-base'));
   for (const s of [head, tail, full]) await s.dispose();
-  say('\nNext: the edge node and the router put these pieces on the network (see docs/).');
+
+  say('\n5. An edge node and the cloud on loopback: edge models, the result cache, forwarding, and a degraded answer when the cloud is gone');
+  await edgeDemo(say, { text: tokenize([sentences[1]!]), image: preprocessImages([image]) });
+  say('\nNext: workflows and the latency-aware router decide per request what runs where (see docs/).');
 }
 
 /** Starts the cloud on a free loopback port over a small repository, then talks to it both ways. */
