@@ -22,13 +22,13 @@ import {
 } from '../shared/kserve/index.js';
 import { DEFAULT_LIMITS, type ProtocolLimits } from '../shared/protocol/constants.js';
 import type { Clock, Timers } from '../shared/time.js';
-import type { RandomBytes } from '../shared/trace.js';
+import { childSpan, parseTraceparent, requestId, type RandomBytes } from '../shared/trace.js';
 import type { CloudTransport } from './cloud-transport.js';
 import type { ComputedAnswer, EdgeService } from './edge-service.js';
 import type { EdgeMetrics } from './metrics.js';
 import type { CatalogEntry, ModelCatalog } from './model-catalog.js';
 import { encodeNativeResponse, parseNativeRequest, requestFormat, responseFormat } from './native-codec.js';
-import { answerHeaders, errorHeaders, readRequestContext, type RequestContext } from './request-context.js';
+import { answerHeaders, errorHeaders, HEADERS, readRequestContext, type RequestContext } from './request-context.js';
 import type { ResultCache } from './result-cache.js';
 import { clientSocketHandler } from './client-socket.js';
 
@@ -68,14 +68,21 @@ export function createEdgeApp(opts: EdgeAppOptions): Hono<Env> {
   const limits: ProtocolLimits = { ...DEFAULT_LIMITS, ...opts.protocolLimits, maxFrameBytes: Math.min(opts.protocolLimits?.maxFrameBytes ?? maxBody, maxBody) };
   const isReady = opts.isReady ?? (() => true);
 
+  // The id and span of an error answer. Routes without the context middleware, and requests whose
+  // x-cleave-* headers failed it, have no context: their id and span are read here on their own
+  // (neither read can fail), so every error answer can still be found in logs.
+  const identity = (c: Context<Env>): Pick<RequestContext, 'requestId' | 'span'> =>
+    (c.get('ctx') as RequestContext | undefined)
+    ?? { requestId: requestId(c.req.header(HEADERS.requestId), opts.random), span: childSpan(parseTraceparent(c.req.header(HEADERS.traceparent)), opts.random) };
+
   app.onError((err, c) => {
     const e = toCleaveError(err);
     if (e.code === 'CLEAVE_E_INTERNAL' || e.code === 'CLEAVE_E_BACKEND') opts.log?.({ event: 'error', code: e.code, message: e.message, path: c.req.path });
     const ctx = c.get('ctx') as RequestContext | undefined;
     const total = ctx ? clock.now() - ctx.receivedAt : 0;
-    return c.json(errorBody(e), e.httpStatus as 400, errorHeaders(ctx, total));
+    return c.json(errorBody(e), e.httpStatus as 400, errorHeaders(identity(c), total));
   });
-  app.notFound((c) => c.json(errorBody(new CleaveError('CLEAVE_E_NOT_FOUND', `no route ${c.req.method} ${c.req.path}; see docs/edge.md for the endpoints`)), 404));
+  app.notFound((c) => c.json(errorBody(new CleaveError('CLEAVE_E_NOT_FOUND', `no route ${c.req.method} ${c.req.path}; see docs/edge.md for the endpoints`)), 404, errorHeaders(identity(c), 0)));
 
   app.get('/v2/health/live', (c) => c.json({ live: true }));
   app.get('/v2/health/ready', (c) => {
@@ -197,7 +204,7 @@ export function createEdgeApp(opts: EdgeAppOptions): Hono<Env> {
       ...(opts.log ? { log: opts.log } : {}),
     })));
   } else {
-    app.get('/v1/ws', (c) => c.json(errorBody(new CleaveError('CLEAVE_E_UNAVAILABLE', 'this edge runtime has no WebSocket support')), 501));
+    app.get('/v1/ws', (c) => c.json(errorBody(new CleaveError('CLEAVE_E_UNAVAILABLE', 'this edge runtime has no WebSocket support')), 501, errorHeaders(identity(c), 0)));
   }
 
   return app;

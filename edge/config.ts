@@ -72,6 +72,12 @@ export function resolveEdgeConfig(env: RawEdgeSettings, flags: RawEdgeSettings =
   const maxDeadlineMs = int(raw.maxDeadlineMs, 'maxDeadlineMs', 1, 3_600_000) ?? d.maxDeadlineMs;
   const defaultDeadlineMs = int(raw.defaultDeadlineMs, 'defaultDeadlineMs', 1, 3_600_000) ?? Math.min(d.defaultDeadlineMs, maxDeadlineMs);
   if (defaultDeadlineMs > maxDeadlineMs) bad('defaultDeadlineMs', defaultDeadlineMs, `at most maxDeadlineMs (${maxDeadlineMs})`);
+  // Zero passes the byte parser but not the node: the result cache needs a positive bound, and a
+  // zero body limit would refuse every request.
+  const cacheBytes = bytes(raw.cacheBytes, 'cacheBytes') ?? d.cacheBytes;
+  if (cacheBytes < 1) bad('cacheBytes', raw.cacheBytes, 'a byte count of at least 1, such as 64MiB');
+  const maxBodyBytes = bytes(raw.maxBodyBytes, 'maxBodyBytes') ?? d.maxBodyBytes;
+  if (maxBodyBytes < 1) bad('maxBodyBytes', raw.maxBodyBytes, 'a byte count of at least 1, such as 16MiB');
   return {
     port: int(raw.port, 'port', 0, 65535) ?? d.port,
     host: str(raw.host) ?? d.host,
@@ -79,9 +85,9 @@ export function resolveEdgeConfig(env: RawEdgeSettings, flags: RawEdgeSettings =
     ...(cloudToken !== undefined ? { cloudToken } : {}),
     ...(models !== undefined ? { models } : {}),
     backend: backend as EdgeConfig['backend'],
-    cacheBytes: bytes(raw.cacheBytes, 'cacheBytes') ?? d.cacheBytes,
+    cacheBytes,
     cacheTtlMs: int(raw.cacheTtlMs, 'cacheTtlMs', 0, 86_400_000) ?? d.cacheTtlMs,
-    maxBodyBytes: bytes(raw.maxBodyBytes, 'maxBodyBytes') ?? d.maxBodyBytes,
+    maxBodyBytes,
     defaultDeadlineMs,
     maxDeadlineMs,
     warm: bool(raw.warm, 'warm') ?? d.warm,

@@ -50,6 +50,8 @@ export function sameSignature(a: Pick<CatalogEntry, 'inputs' | 'outputs'>, b: Pi
 export class ModelCatalog {
   private readonly entries = new Map<string, CatalogEntry[]>();
   private readonly sessions = new Map<string, Promise<LoadedModel>>();
+  /** Keys of sessions whose load finished (a load in flight is in `sessions` only). */
+  private readonly loaded = new Set<string>();
 
   constructor(entries: readonly CatalogEntry[], private readonly opts: ModelCatalogOptions) {
     for (const e of entries) this.add(e);
@@ -93,11 +95,12 @@ export class ModelCatalog {
   /**
    * Adds the cloud's offers (from its WELCOME) that the edge did not know, as cloud models, so a
    * model added to the cloud is reachable through the edge without a redeploy. Known names are
-   * left as configured.
+   * left as configured: a newer version offered for one would become its default and send an
+   * edge model's requests to the cloud, or drop a cloud model's fallback.
    */
   learnOffers(offers: readonly ModelOffer[]): void {
     for (const o of offers) {
-      if (this.find(o.name, o.version)) continue;
+      if (this.entries.has(o.name)) continue;
       this.add({ name: o.name, version: o.version, placement: 'cloud', inputs: o.inputs, outputs: o.outputs, maxBatchSize: o.maxBatchSize });
     }
   }
@@ -111,17 +114,22 @@ export class ModelCatalog {
     let s = this.sessions.get(key);
     if (!s) {
       const bytes = entry.bytes;
-      s = bytes().then((b) => this.opts.backend.load(b, { intraOpThreads: 1, ...this.opts.loadOptions, ...entry.loadOptions }));
+      const load = bytes().then((b) => this.opts.backend.load(b, { intraOpThreads: 1, ...this.opts.loadOptions, ...entry.loadOptions }));
       // A failed load is not remembered: the next request tries again (a transient read error should not stick).
-      s.catch(() => this.sessions.delete(key));
-      this.sessions.set(key, s);
+      // The identity checks keep a load that close() already dropped from touching a newer one.
+      load.then(
+        () => { if (this.sessions.get(key) === load) this.loaded.add(key); },
+        () => { if (this.sessions.get(key) === load) this.sessions.delete(key); },
+      );
+      this.sessions.set(key, load);
+      s = load;
     }
     return s;
   }
 
   /** True once the edge model's session is loaded. */
   isLoaded(entry: CatalogEntry): boolean {
-    return this.sessions.has(`${entry.name}@${entry.version}`);
+    return this.loaded.has(`${entry.name}@${entry.version}`);
   }
 
   /** Loads every edge model (newest versions); resolves when all are ready. */
@@ -133,6 +141,7 @@ export class ModelCatalog {
   async close(): Promise<void> {
     const all = [...this.sessions.values()];
     this.sessions.clear();
+    this.loaded.clear();
     await Promise.all(all.map(async (s) => (await s.catch(() => undefined))?.dispose()));
   }
 

@@ -1,7 +1,7 @@
 /**
  * The models bundled into the Worker: the zoo's edge tier, imported as `Data` modules (their
  * bytes) by wrangler's bundler, plus the manifest that describes them. The files come from
- * `npm run models` (the tests and `wrangler deploy` run it first); test/edge/worker-models.test.ts
+ * `npm run models` (the tests and `wrangler deploy` run it first); test/edge/catalog.test.ts
  * checks this list matches the catalogue's edge tier, so a new edge model cannot be forgotten.
  */
 import type { Manifest } from '../shared/zoo/manifest.js';
