@@ -6,10 +6,12 @@
  * Cloudflare location (named by `cf.colo`) keeps the link near the edge that uses it.
  *
  * Errors do not cross RPC as CleaveErrors, so `run` answers with a tagged union the Worker side
- * (DurableObjectTransport) turns back into a coded error.
+ * (DurableObjectTransport) turns back into a coded error. Both directions pass through rpcPlain:
+ * see there for why.
  */
 import { DurableObject } from 'cloudflare:workers';
 import { CleaveError, isCleaveError, toCleaveError, type ErrorCode, type ErrorDetail } from '../shared/errors.js';
+import type { TensorMap } from '../shared/protocol/frames.js';
 import { systemClock, systemTimers } from '../shared/time.js';
 import { CloudLink } from './cloud-link.js';
 import type { CloudRunRequest, CloudRunResult, CloudTransport, LinkStatus } from './cloud-transport.js';
@@ -48,16 +50,16 @@ export class CloudLinkObject extends DurableObject<Record<string, unknown>> {
   async run(req: CloudRunRequest): Promise<LinkRunReply> {
     try {
       const link = this.get();
-      const result = await link.run(req);
-      return { ok: true, result, status: link.status() };
+      const result = await link.run({ ...req, inputs: tensorMapOf(req.inputs) });
+      return rpcPlain({ ok: true, result, status: link.status() });
     } catch (e) {
       const err = toCleaveError(e);
-      return { ok: false, error: { code: err.code, message: err.message, detail: err.detail }, status: this.link?.status() ?? { state: 'disabled', offers: [], failures: 0, connects: 0 } };
+      return rpcPlain({ ok: false, error: { code: err.code, message: err.message, detail: err.detail }, status: this.link?.status() ?? { state: 'disabled', offers: [], failures: 0, connects: 0 } });
     }
   }
 
   async status(): Promise<LinkStatus> {
-    return this.get().status();
+    return rpcPlain(this.get().status());
   }
 }
 
@@ -71,13 +73,13 @@ export class DurableObjectTransport implements CloudTransport {
     if (signal?.aborted) throw new CleaveError('CLEAVE_E_CANCELLED', `the request for model ${JSON.stringify(req.model)} was cancelled`);
     let reply: LinkRunReply;
     try {
-      reply = await this.stub().run(req);
+      reply = await this.stub().run(rpcPlain(req));
     } catch (e) {
       // The object itself failed (reset, overloaded): the link is as good as down for this request.
       throw isCleaveError(e) ? e : new CleaveError('CLEAVE_E_UNAVAILABLE', `the cloud link object failed: ${(e as Error).message}`, {}, { cause: e });
     }
     this.last = reply.status;
-    if (reply.ok) return reply.result;
+    if (reply.ok) return { ...reply.result, outputs: tensorMapOf(reply.result.outputs) };
     throw new CleaveError(reply.error.code, reply.error.message, reply.error.detail);
   }
 
@@ -94,4 +96,32 @@ export class DurableObjectTransport implements CloudTransport {
   async close(): Promise<void> {
     // The object outlives any one isolate; it is not closed from here.
   }
+}
+
+/**
+ * A deep copy of `v` that workerd's RPC can serialize. The codecs build tensor maps and error
+ * details with `Object.create(null)` (so a tensor named "constructor" is just a name), and
+ * workerd's serializer takes only objects whose prototype is Object.prototype as plain data: any
+ * other object is refused with `Could not serialize object of type "Object"`. Arrays are copied,
+ * typed arrays and primitives pass as they are (structured clone copies them anyway). Keys are
+ * defined rather than assigned, so a "__proto__" key stays a key.
+ */
+function rpcPlain<T>(v: T): T {
+  if (typeof v !== 'object' || v === null || v instanceof ArrayBuffer) return v;
+  // Structured clone copies the whole buffer behind a view: a tensor viewing a request body would
+  // carry the entire body across. A view of part of a buffer is cut to its own bytes first.
+  if (ArrayBuffer.isView(v)) return (v.byteOffset === 0 && v.byteLength === v.buffer.byteLength ? v : (v as unknown as { slice(): T }).slice()) as T;
+  if (Array.isArray(v)) return v.map((x: unknown) => rpcPlain(x)) as T;
+  const proto = Object.getPrototypeOf(v) as unknown;
+  if (proto !== null && proto !== Object.prototype) return v;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) Object.defineProperty(out, k, { value: rpcPlain(x), enumerable: true, writable: true, configurable: true });
+  return out as T;
+}
+
+/** A tensor map that came through RPC, back in the null-prototype form the codecs give. */
+function tensorMapOf(map: TensorMap): TensorMap {
+  const out = Object.create(null) as Record<string, TensorMap[string]>;
+  for (const [k, t] of Object.entries(map)) out[k] = t;
+  return out;
 }

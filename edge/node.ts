@@ -50,6 +50,14 @@ export async function startEdgeServer(config: EdgeConfig, hooks: { log?: (event:
 
   let warmed = false;
   const outer = new Hono();
+  // A body refused before it was read to the end (413) leaves the connection unusable: the
+  // server closes it just after an answer that said keep-alive, so a client that reuses it
+  // (undici's fetch does) fails its next request with "other side closed". `Connection: close`
+  // on the answer makes both sides agree the connection ends there.
+  outer.use(async (c, next) => {
+    await next();
+    if (c.res.status === 413) c.res.headers.set('connection', 'close');
+  });
   const { upgradeWebSocket, injectWebSocket, wss } = createNodeWebSocket({ app: outer });
   const node = createEdgeNode({
     backend,

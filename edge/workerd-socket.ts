@@ -36,6 +36,10 @@ export class FetchUpgradeSocket implements WebSocketLike {
         return;
       }
       ws.accept();
+      // workerd hands binary messages out as Blob from compatibility date 2026-03-17 (flag
+      // websocket_standard_binary_type, the WHATWG default); the protocol client reads ArrayBuffers,
+      // synchronously and in order.
+      ws.binaryType = 'arraybuffer';
       this.socket = ws;
       this.state = OPEN;
       ws.addEventListener('message', (ev) => this.emit('message', { data: ev.data }));

@@ -14,6 +14,8 @@ declare module 'cloudflare:workers' {
 /** The server end of an accepted outbound WebSocket, as workerd hands it out. */
 interface WorkersWebSocket {
   accept(): void;
+  /** 'blob' (the default under newer compatibility dates) or 'arraybuffer'. */
+  binaryType: string;
   send(data: ArrayBuffer | ArrayBufferView | string): void;
   close(code?: number, reason?: string): void;
   readonly readyState: number;
