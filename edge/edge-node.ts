@@ -73,7 +73,7 @@ export function createEdgeNode(parts: EdgeParts, settings: EdgeSettings = {}): E
     onEvent: (e) => metrics.cacheEvent(e),
   });
   const service = new EdgeService({
-    catalog, cloud: parts.cloud, cache, metrics, clock: parts.clock, digest: parts.digest,
+    catalog, cloud: parts.cloud, cache, metrics, clock: parts.clock, timers: parts.timers, digest: parts.digest,
     ...(settings.defaultDeadlineMs !== undefined ? { defaultDeadlineMs: settings.defaultDeadlineMs } : {}),
     ...(settings.maxDeadlineMs !== undefined ? { maxDeadlineMs: settings.maxDeadlineMs } : {}),
   });

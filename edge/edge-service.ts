@@ -15,7 +15,7 @@ import type { ModelLoad, TensorMap } from '../shared/protocol/frames.js';
 import type { RunService, ServiceRunHandle, ServiceRunRequest } from '../shared/protocol/server-session.js';
 import { tensorBytes } from '../shared/tensor.js';
 import { checkInputs, checkOutputNames } from '../shared/tensor-check.js';
-import type { Clock } from '../shared/time.js';
+import type { Clock, Timers } from '../shared/time.js';
 import { cacheKey, type Digest } from './cache-key.js';
 import type { CloudTransport } from './cloud-transport.js';
 import type { EdgeMetrics } from './metrics.js';
@@ -107,6 +107,18 @@ export interface EdgeServiceOptions {
   readonly defaultDeadlineMs?: number;
   /** Largest budget a request may state, ms. Default 300000. */
   readonly maxDeadlineMs?: number;
+  /**
+   * Timers on the service clock. With them, a request whose deadline passes while it waits (on a
+   * computation it joined, whose owner has a longer budget, or on the cloud) fails at its own
+   * deadline with CLEAVE_E_DEADLINE; without them only the computation's own checks apply.
+   */
+  readonly timers?: Timers;
+}
+
+interface DeadlineWatch {
+  readonly signal: AbortSignal;
+  expired: boolean;
+  dispose(): void;
 }
 
 /** Cloud failures after which a cloud model's edge fallback answers instead. */
@@ -133,6 +145,7 @@ export class EdgeService {
     const { clock, metrics } = this.opts;
     const t0 = req.receivedAt ?? clock.now();
     let entry: CatalogEntry | undefined;
+    let watch: DeadlineWatch | undefined;
     try {
       entry = this.resolve(req.model, req.version);
       checkInputs(req.model, req.inputs, entry.inputs);
@@ -142,6 +155,8 @@ export class EdgeService {
       const mode = req.cache ?? 'default';
       const target = entry;
       const compute = (signal: AbortSignal): Promise<ComputedAnswer> => this.compute(target, req, deadlineAt, signal);
+      watch = this.watchDeadline(req.signal, deadlineAt);
+      const signal = watch?.signal ?? req.signal;
 
       const tc = clock.now();
       let status: CacheStatus;
@@ -150,12 +165,12 @@ export class EdgeService {
       if (mode === 'bypass') {
         // No key needed: skip the digest entirely.
         cacheMs = 0;
-        ({ value: answer, status } = await this.opts.cache.lookup('', compute, { mode, ...(req.signal ? { signal: req.signal } : {}) }));
+        ({ value: answer, status } = await this.opts.cache.lookup('', compute, { mode, ...(signal ? { signal } : {}) }));
       } else {
         const key = await cacheKey({ tenant: req.tenant, model: target.name, version: target.version, ...(req.outputs ? { outputs: req.outputs } : {}), inputs: req.inputs }, this.opts.digest);
         const keyed = clock.now();
         ({ value: answer, status } = await this.opts.cache.lookup(key, compute, {
-          mode, cacheable: (a) => a.degraded === undefined, ...(req.signal ? { signal: req.signal } : {}),
+          mode, cacheable: (a) => a.degraded === undefined, ...(signal ? { signal } : {}),
         }));
         // A hit's cache segment is digest + lookup; a computed answer's is the digest only (the rest is compute).
         cacheMs = status === 'hit' ? clock.now() - tc : keyed - tc;
@@ -173,10 +188,37 @@ export class EdgeService {
       this.record(result);
       return result;
     } catch (e) {
-      const err = toCleaveError(e);
+      let err = toCleaveError(e);
+      // The wait was cut by this request's own deadline, not by its client: say so.
+      if (watch?.expired && err.code === 'CLEAVE_E_CANCELLED') err = deadlineError(req.model);
       metrics.requests.inc({ model: entry?.name ?? '(unknown)', served_by: 'none', cache: 'none', code: err.code });
       throw err;
+    } finally {
+      watch?.dispose();
     }
+  }
+
+  /** A signal that aborts when the client's does or when `deadlineAt` passes (needs timers). */
+  private watchDeadline(client: AbortSignal | undefined, deadlineAt: number): DeadlineWatch | undefined {
+    const timers = this.opts.timers;
+    if (!timers) return undefined;
+    const ac = new AbortController();
+    const onClient = (): void => ac.abort();
+    if (client?.aborted) ac.abort();
+    client?.addEventListener('abort', onClient, { once: true });
+    const watch: DeadlineWatch = {
+      signal: ac.signal,
+      expired: false,
+      dispose: () => {
+        timers.clearTimeout(timer);
+        client?.removeEventListener('abort', onClient);
+      },
+    };
+    const timer = timers.setTimeout(() => {
+      watch.expired = true;
+      ac.abort();
+    }, Math.max(0, deadlineAt - this.opts.clock.now()));
+    return watch;
   }
 
   /** RunService for the client WebSocket: the protocol's RUN answered through `infer`. */

@@ -522,6 +522,35 @@ describe('deadlines', () => {
     expect(cloud.calls[0]!.req.deadlineMs).toBe(1_234);
   });
 
+  it('a request that joins a longer computation fails at its own deadline; the computation goes on for the others', async () => {
+    const { node, clock, cloud } = rig();
+    const g = gate(answer(clock, { logits: logits(8, 0.5) }));
+    cloud.script = g.script;
+    const long = node.service.infer(textReq(7, { deadlineMs: 10_000 }));
+    await flush();
+    const short = node.service.infer(textReq(7, { deadlineMs: 100 }));
+    const shortDone = short.catch((e: unknown) => e);
+    await flush();
+    clock.advance(100);
+    await expect(shortDone).resolves.toMatchObject({ code: 'CLEAVE_E_DEADLINE' });
+    expect(cloud.calls).toHaveLength(1);
+    expect(cloud.calls[0]!.signal?.aborted).toBe(false);
+    g.release();
+    await expect(long).resolves.toMatchObject({ cache: 'miss', servedBy: 'cloud' });
+  });
+
+  it('when every waiter\'s deadline has passed, the cloud run is cancelled', async () => {
+    const { node, clock, cloud } = rig();
+    const g = gate(answer(clock, { logits: logits(8, 0.5) }));
+    cloud.script = g.script;
+    const only = node.service.infer(textReq(8, { deadlineMs: 50 })).catch((e: unknown) => e);
+    await flush();
+    clock.advance(50);
+    await expect(only).resolves.toMatchObject({ code: 'CLEAVE_E_DEADLINE' });
+    expect(cloud.calls[0]!.signal?.aborted).toBe(true);
+    g.release();
+  });
+
   it('the default budget is 30 s and the cap 300 s', async () => {
     const { node, cloud } = rig();
     await node.service.infer(textReq(1));
