@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { runBatchingBench } from '../../bench/batching.js';
 import { runCodecBench } from '../../bench/codec.js';
 import { runOnnxBench } from '../../bench/onnx.js';
+import { CleaveError } from '../../shared/errors.js';
 
 export function registerBench(program: Command): void {
   const bench = program.command('bench').description('run a benchmark suite (see: cleave bench --help)');
@@ -43,4 +44,37 @@ noise hits all of them alike; ratios are against fp32 in the same run.`)
     .action(async (flags: { quick?: boolean; out?: string }) => {
       await runBatchingBench({ quick: flags.quick ?? false, ...(flags.out ? { out: flags.out } : {}) });
     });
+  bench
+    .command('edge')
+    .description('edge HTTP serving: infer vs a hand-written Hono + onnxruntime server, cache hit vs a static route, Worker cold start in workerd')
+    .option('--quick', '3 s runs after 1 s warm-up, one cold start (about a minute)')
+    .option('--duration <s>', 'seconds per measured run (default 10, 3 with --quick)')
+    .option('--connections <n>', 'concurrent keep-alive connections (default 16)')
+    .option('--out <file>', 'raw JSON results (default: bench/results/edge.json)')
+    .addHelpText('after', `
+Every server runs as its own child process; autocannon drives it from the bench process with
+the same request body for both sides, and each pair is measured in 2 rounds with the order
+alternated, keeping the better round of each. Goals: edge/baseline infer throughput >= 0.9
+(mlp-small, cnn-small), cache hit/static throughput >= 0.8, Worker first answer <= 500 ms
+after wrangler's Ready.`)
+    .action(async (flags: { quick?: boolean; duration?: string; connections?: string; out?: string }) => {
+      // Loaded on demand: it pulls in autocannon and wrangler, devDependencies that an installed
+      // `cleave edge` or `cleave cloud` must neither need nor pay for at start-up.
+      const { runEdgeBench } = await import('../../bench/edge.js');
+      await runEdgeBench({
+        quick: flags.quick ?? false,
+        ...(flags.duration !== undefined ? { durationS: positive(flags.duration, '--duration') } : {}),
+        ...(flags.connections !== undefined ? { connections: positive(flags.connections, '--connections', true) } : {}),
+        ...(flags.out ? { out: flags.out } : {}),
+      });
+    });
+}
+
+/** A flag's value as a positive number (or integer); CLEAVE_E_BAD_ARGUMENT naming the flag otherwise. */
+function positive(s: string, flag: string, integer = false): number {
+  const n = Number(s);
+  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) {
+    throw new CleaveError('CLEAVE_E_BAD_ARGUMENT', `${flag} must be a positive ${integer ? 'integer' : 'number'}, got ${JSON.stringify(s)}`, { field: flag });
+  }
+  return n;
 }
