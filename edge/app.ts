@@ -14,7 +14,6 @@
  * every error is `{ error, code, message, detail }` with the status of its code.
  */
 import { Hono, type Context } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import type { UpgradeWebSocket } from 'hono/ws';
 import { CleaveError, toCleaveError } from '../shared/errors.js';
 import {
@@ -31,6 +30,7 @@ import { encodeNativeResponse, parseNativeRequest, requestFormat, responseFormat
 import { answerHeaders, errorHeaders, HEADERS, readRequestContext, type RequestContext } from './request-context.js';
 import type { ResultCache } from './result-cache.js';
 import { clientSocketHandler } from './client-socket.js';
+import { webBodyReader, type BodyReader } from './body-reader.js';
 
 export interface EdgeAppOptions {
   readonly service: EdgeService;
@@ -50,6 +50,8 @@ export interface EdgeAppOptions {
   readonly protocolLimits?: Partial<ProtocolLimits>;
   /** The runtime's WebSocket upgrade (hono/cloudflare-workers or @hono/node-ws); without it /v1/ws answers 501. */
   readonly upgradeWebSocket?: UpgradeWebSocket;
+  /** How request bodies are read; default the WHATWG stream (edge/body-reader.ts). */
+  readonly readBody?: BodyReader;
   /** False while warming up or draining: readiness answers 503. Default: always ready. */
   readonly isReady?: () => boolean;
   /** What runs the edge models, for `GET /v2` and /v1/status. */
@@ -132,12 +134,10 @@ export function createEdgeApp(opts: EdgeAppOptions): Hono<Env> {
     c.set('ctx', readRequestContext((n) => c.req.header(n), receivedAt, opts.random));
     await next();
   };
-  const limit = bodyLimit({
-    maxSize: maxBody,
-    onError: () => {
-      throw new CleaveError('CLEAVE_E_TOO_LARGE', `request body exceeds ${maxBody} bytes (--max-body-bytes)`, { limit: maxBody });
-    },
-  });
+  const readBody = (c: Context): Promise<Uint8Array> => (opts.readBody ?? webBodyReader)(c, maxBody);
+  // Only a cloud run can be cancelled once started; asking for the request's signal costs a web
+  // Request on @hono/node-server, so edge models do without it.
+  const signalFor = (c: Context, e: CatalogEntry): AbortSignal | undefined => (e.placement === 'cloud' ? c.req.raw.signal : undefined);
 
   const kserveInfer = async (c: Context<Env>): Promise<Response> => {
     const ctx = c.get('ctx');
@@ -148,7 +148,7 @@ export function createEdgeApp(opts: EdgeAppOptions): Hono<Env> {
     if (contentType !== undefined && contentType !== JSON_CONTENT_TYPE && contentType !== BINARY_CONTENT_TYPE) {
       throw new CleaveError('CLEAVE_E_MEDIA_TYPE', `content type ${JSON.stringify(contentType)} is not read here; send ${JSON_CONTENT_TYPE}, or ${BINARY_CONTENT_TYPE} with ${HEADER_LENGTH_HEADER} for the binary extension`, { field: 'content-type' });
     }
-    const body = new Uint8Array(await c.req.arrayBuffer());
+    const body = await readBody(c);
     const req = parseInferRequest(body, { ...(headerLength !== undefined ? { headerLength } : {}), limits: { maxBodyBytes: maxBody } });
     const timeoutUs = req.parameters.timeout;
     if (timeoutUs !== undefined && (typeof timeoutUs !== 'number' || !(timeoutUs > 0))) {
@@ -157,7 +157,7 @@ export function createEdgeApp(opts: EdgeAppOptions): Hono<Env> {
     const deadlineMs = ctx.deadlineMs ?? (typeof timeoutUs === 'number' ? timeoutUs / 1000 : undefined);
     const r = await service.infer({
       model: entry.name, version: entry.version, inputs: req.inputs, tenant: ctx.tenant, cache: ctx.cache,
-      receivedAt: ctx.receivedAt, traceparent: formatSpan(ctx), signal: c.req.raw.signal,
+      receivedAt: ctx.receivedAt, traceparent: formatSpan(ctx), ...optional('signal', signalFor(c, entry)),
       ...(req.outputs ? { outputs: req.outputs } : {}),
       ...(deadlineMs !== undefined ? { deadlineMs } : {}),
     });
@@ -170,19 +170,19 @@ export function createEdgeApp(opts: EdgeAppOptions): Hono<Env> {
     if (res.headerLength !== undefined) headers[HEADER_LENGTH_HEADER] = String(res.headerLength);
     return c.body(res.body as Uint8Array<ArrayBuffer>, 200, headers);
   };
-  app.post('/v2/models/:name/infer', context, limit, kserveInfer);
-  app.post('/v2/models/:name/versions/:version/infer', context, limit, kserveInfer);
+  app.post('/v2/models/:name/infer', context, kserveInfer);
+  app.post('/v2/models/:name/versions/:version/infer', context, kserveInfer);
 
   const nativeInfer = async (c: Context<Env>): Promise<Response> => {
     const ctx = c.get('ctx');
     const entry = entryOf(c);
     const inFormat = requestFormat(c.req.header('content-type'));
     const outFormat = responseFormat(c.req.header('accept'), inFormat);
-    const req = parseNativeRequest(new Uint8Array(await c.req.arrayBuffer()), inFormat, limits);
+    const req = parseNativeRequest(await readBody(c), inFormat, limits);
     const deadlineMs = req.deadlineMs ?? ctx.deadlineMs;
     const r = await service.infer({
       model: entry.name, version: entry.version, inputs: req.inputs, tenant: ctx.tenant, cache: req.cache ?? ctx.cache,
-      receivedAt: ctx.receivedAt, traceparent: formatSpan(ctx), signal: c.req.raw.signal,
+      receivedAt: ctx.receivedAt, traceparent: formatSpan(ctx), ...optional('signal', signalFor(c, entry)),
       ...(req.outputs ? { outputs: req.outputs } : {}),
       ...(req.priority !== undefined ? { priority: req.priority } : {}),
       ...(deadlineMs !== undefined ? { deadlineMs } : {}),
@@ -194,8 +194,8 @@ export function createEdgeApp(opts: EdgeAppOptions): Hono<Env> {
     }, outFormat, { ...(req.int8Outputs ? { int8Outputs: true } : {}) });
     return c.body(out.body as Uint8Array<ArrayBuffer>, 200, { ...answerHeaders(ctx, r), 'content-type': out.contentType, vary: 'accept' });
   };
-  app.post('/v1/models/:name/infer', context, limit, nativeInfer);
-  app.post('/v1/models/:name/versions/:version/infer', context, limit, nativeInfer);
+  app.post('/v1/models/:name/infer', context, nativeInfer);
+  app.post('/v1/models/:name/versions/:version/infer', context, nativeInfer);
 
   if (opts.upgradeWebSocket) {
     app.get('/v1/ws', opts.upgradeWebSocket(clientSocketHandler({
@@ -208,6 +208,10 @@ export function createEdgeApp(opts: EdgeAppOptions): Hono<Env> {
   }
 
   return app;
+}
+
+function optional<K extends string, V>(key: K, v: V | undefined): { [P in K]?: V } {
+  return (v === undefined ? {} : { [key]: v }) as { [P in K]?: V };
 }
 
 function formatSpan(ctx: RequestContext): string {

@@ -11,6 +11,7 @@ import type { ProtocolLimits } from '../shared/protocol/constants.js';
 import type { Clock, Timers } from '../shared/time.js';
 import type { RandomBytes } from '../shared/trace.js';
 import { createEdgeApp } from './app.js';
+import type { BodyReader } from './body-reader.js';
 import type { Digest } from './cache-key.js';
 import type { CloudTransport } from './cloud-transport.js';
 import { answerBytes, EdgeService, type ComputedAnswer } from './edge-service.js';
@@ -42,6 +43,8 @@ export interface EdgeParts {
   readonly random: RandomBytes;
   readonly digest: Digest;
   readonly upgradeWebSocket?: UpgradeWebSocket;
+  /** The runtime's cheapest way to read a request body (default: the WHATWG stream). */
+  readonly readBody?: BodyReader;
   /** Node process metrics on /metrics (Node only). */
   readonly processMetrics?: boolean;
   readonly isReady?: () => boolean;
@@ -83,6 +86,7 @@ export function createEdgeNode(parts: EdgeParts, settings: EdgeSettings = {}): E
     ...(settings.maxBodyBytes !== undefined ? { maxBodyBytes: settings.maxBodyBytes } : {}),
     ...(settings.protocolLimits ? { protocolLimits: settings.protocolLimits } : {}),
     ...(parts.upgradeWebSocket ? { upgradeWebSocket: parts.upgradeWebSocket } : {}),
+    ...(parts.readBody ? { readBody: parts.readBody } : {}),
     ...(parts.isReady ? { isReady: parts.isReady } : {}),
     ...(parts.log ? { log: parts.log } : {}),
   });

@@ -155,7 +155,8 @@ export class EdgeService {
       const mode = req.cache ?? 'default';
       const target = entry;
       const compute = (signal: AbortSignal): Promise<ComputedAnswer> => this.compute(target, req, deadlineAt, signal);
-      watch = this.watchDeadline(req.signal, deadlineAt);
+      // Only a cloud run waits on something that can outlive its budget; edge compute is short and not cancellable.
+      watch = target.placement === 'cloud' ? this.watchDeadline(req.signal, deadlineAt) : undefined;
       const signal = watch?.signal ?? req.signal;
 
       const tc = clock.now();

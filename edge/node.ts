@@ -8,14 +8,16 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { serve, type ServerType } from '@hono/node-server';
+import type { IncomingMessage } from 'node:http';
+import { serve, type HttpBindings, type ServerType } from '@hono/node-server';
 import { createNodeWebSocket } from '@hono/node-ws';
 import { Hono } from 'hono';
 import { nodeBackends } from '../cli/backends.js';
 import { DEFAULT_ZOO_DIR, ensureZoo, readManifest } from '../cli/zoo-files.js';
 import { CleaveError } from '../shared/errors.js';
 import { systemClock, systemTimers } from '../shared/time.js';
-import { cryptoRandomBytes } from '../shared/trace.js';
+import { pooledRandomBytes } from '../shared/trace.js';
+import { checkDeclaredLength, joinChunks, tooLarge, type BodyReader } from './body-reader.js';
 import type { Digest } from './cache-key.js';
 import { NO_CLOUD, type CloudTransport } from './cloud-transport.js';
 import type { EdgeConfig } from './config.js';
@@ -34,6 +36,26 @@ export interface EdgeServer {
 
 /** node:crypto's SHA-256: synchronous and about twice as fast as WebCrypto for small inputs. */
 const nodeSha256: Digest = (bytes) => createHash('sha256').update(bytes).digest();
+
+/**
+ * Reads the body from Node's IncomingMessage instead of a web Request: @hono/node-server builds
+ * the Request (a ReadableStream, an AbortController) only when something asks for it.
+ */
+const nodeBodyReader: BodyReader = async (c, maxBytes) => {
+  const incoming = (c.env as HttpBindings | undefined)?.incoming as IncomingMessage | undefined;
+  if (!incoming) return (await import('./body-reader.js')).webBodyReader(c, maxBytes);
+  checkDeclaredLength(incoming.headers['content-length'], maxBytes);
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of incoming as AsyncIterable<Buffer>) {
+    total += chunk.byteLength;
+    // The rest is left unread: the 413 goes out with Connection: close (below), which ends the socket.
+    if (total > maxBytes) throw tooLarge(maxBytes);
+    // A plain Uint8Array view: Buffer's slice() does not copy, and parsers rely on slice() copying.
+    chunks.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+  }
+  return joinChunks(chunks, total);
+};
 
 export async function startEdgeServer(config: EdgeConfig, hooks: { log?: (event: Record<string, unknown>) => void; processMetrics?: boolean } = {}): Promise<EdgeServer> {
   const log = hooks.log;
@@ -62,8 +84,8 @@ export async function startEdgeServer(config: EdgeConfig, hooks: { log?: (event:
   const node = createEdgeNode({
     backend,
     models: zooCatalogEntries(manifest, { bytesOf: (file) => readFile(join(dir, file)).then((b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength)), cloud: config.cloudUrl !== undefined }),
-    cloud, clock: systemClock, timers: systemTimers, random: cryptoRandomBytes, digest: nodeSha256,
-    upgradeWebSocket, processMetrics: hooks.processMetrics ?? true,
+    cloud, clock: systemClock, timers: systemTimers, random: pooledRandomBytes(), digest: nodeSha256,
+    upgradeWebSocket, readBody: nodeBodyReader, processMetrics: hooks.processMetrics ?? true,
     isReady: () => warmed || !config.warm,
     ...(log ? { log } : {}),
   }, config);

@@ -9,7 +9,7 @@
 import { upgradeWebSocket } from 'hono/cloudflare-workers';
 import type { UpgradeWebSocket } from 'hono/ws';
 import { systemClock, systemTimers } from '../shared/time.js';
-import { cryptoRandomBytes } from '../shared/trace.js';
+import { pooledRandomBytes } from '../shared/trace.js';
 import { workerdOrtBackend } from '../wasm/ort-workerd.js';
 import { webCryptoSha256 } from './cache-key.js';
 import { NO_CLOUD } from './cloud-transport.js';
@@ -45,7 +45,7 @@ function edgeFor(env: WorkerEnv, colo: string): EdgeNode {
       },
       cloud: cloud !== NO_CLOUD,
     }),
-    cloud, clock: systemClock, timers: systemTimers, random: cryptoRandomBytes, digest: webCryptoSha256,
+    cloud, clock: systemClock, timers: systemTimers, random: pooledRandomBytes(), digest: webCryptoSha256,
     upgradeWebSocket: upgradeWebSocket as unknown as UpgradeWebSocket,
   }, config);
   return node;

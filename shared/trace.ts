@@ -56,6 +56,27 @@ export const cryptoRandomBytes: RandomBytes = (n) => {
   return out;
 };
 
+/**
+ * Random bytes drawn from `source` in blocks of `blockBytes` (default 4096) and handed out in
+ * slices: one getRandomValues call per ~170 requests instead of three per request (request id,
+ * trace id, span id), which bench:edge measured at about 30 µs a request. Each slice is a copy,
+ * so a caller may keep it.
+ */
+export function pooledRandomBytes(source: RandomBytes = cryptoRandomBytes, blockBytes = 4096): RandomBytes {
+  let pool: Uint8Array = new Uint8Array(0);
+  let at = 0;
+  return (n) => {
+    if (n > blockBytes) return source(n);
+    if (at + n > pool.length) {
+      pool = source(blockBytes);
+      at = 0;
+    }
+    const out = pool.slice(at, at + n);
+    at += n;
+    return out;
+  };
+}
+
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
 function toHex(bytes: Uint8Array): string {

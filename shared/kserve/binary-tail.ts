@@ -32,7 +32,8 @@ export class BinaryTail {
         { offset: this.#offset, needed: n, remaining: this.remaining },
       );
     }
-    const out = this.bytes.slice(this.#offset, this.#offset + n);
+    // Uint8Array's own slice: a Node Buffer's slice() would return a view, not a copy.
+    const out = Uint8Array.prototype.slice.call(this.bytes, this.#offset, this.#offset + n);
     this.#offset += n;
     return out;
   }

@@ -1,0 +1,60 @@
+/**
+ * Reading a request body under a byte limit. The app reads bodies through a BodyReader so a
+ * runtime can use its cheapest path: the default reads the WHATWG body stream (workerd); the
+ * Node entry reads Node's IncomingMessage directly, which spares @hono/node-server building a
+ * full web Request (stream, AbortController) for every request, about 100 µs each (bench:edge).
+ * A declared Content-Length over the limit is refused before a byte is read.
+ */
+import type { Context } from 'hono';
+import { CleaveError } from '../shared/errors.js';
+
+/** Reads the whole body of `c`'s request; CLEAVE_E_TOO_LARGE past `maxBytes`. */
+export type BodyReader = (c: Context, maxBytes: number) => Promise<Uint8Array>;
+
+/** CLEAVE_E_TOO_LARGE naming the limit. */
+export function tooLarge(maxBytes: number): CleaveError {
+  return new CleaveError('CLEAVE_E_TOO_LARGE', `request body exceeds ${maxBytes} bytes (--max-body-bytes)`, { limit: maxBytes });
+}
+
+/** Refuses a declared Content-Length over the limit (or a malformed one). */
+export function checkDeclaredLength(header: string | undefined, maxBytes: number): void {
+  if (header === undefined) return;
+  const n = Number(header);
+  if (!/^[0-9]+$/.test(header.trim()) || !Number.isSafeInteger(n)) {
+    throw new CleaveError('CLEAVE_E_BAD_ARGUMENT', `content-length ${JSON.stringify(header.slice(0, 40))} is not a byte count`, { field: 'content-length' });
+  }
+  if (n > maxBytes) throw tooLarge(maxBytes);
+}
+
+/** Joins chunks into one buffer of exactly `total` bytes (no copy for a single chunk at offset 0). */
+export function joinChunks(chunks: readonly Uint8Array[], total: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}
+
+/** The runtime-neutral reader: the WHATWG body stream, counted as it arrives. */
+export const webBodyReader: BodyReader = async (c, maxBytes) => {
+  checkDeclaredLength(c.req.header('content-length'), maxBytes);
+  const stream = c.req.raw.body;
+  if (!stream) return new Uint8Array(0);
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > maxBytes) {
+      await reader.cancel().catch(() => undefined);
+      throw tooLarge(maxBytes);
+    }
+    chunks.push(value);
+  }
+  return joinChunks(chunks, total);
+};
