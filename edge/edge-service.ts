@@ -305,18 +305,12 @@ export class EdgeService {
   }
 
   private record(r: EdgeInferResult): void {
-    const m = this.opts.metrics;
-    m.requests.inc({ model: r.model, served_by: r.servedBy, cache: r.cache, code: 'ok' });
-    m.requestDuration.observe({ model: r.model, served_by: r.servedBy }, r.timing.totalMs / 1000);
-    const seg = (name: string, ms: number | undefined): void => {
-      if (ms !== undefined) m.segmentDuration.observe({ segment: name }, ms / 1000);
-    };
-    seg('cache', r.timing.cacheMs);
-    seg('edge', r.timing.edgeMs);
-    seg('link', r.timing.linkMs);
-    seg('cloud-queue', r.timing.cloudQueueMs);
-    seg('cloud-compute', r.timing.cloudComputeMs);
+    const t = r.timing;
+    this.opts.metrics.answered(r.model, r.servedBy, r.cache, t.totalMs, [
+      ['cache', t.cacheMs], ['edge', t.edgeMs], ['link', t.linkMs], ['cloud-queue', t.cloudQueueMs], ['cloud-compute', t.cloudComputeMs],
+    ]);
   }
+
 }
 
 function pickSegments(a: ComputedAnswer): Omit<EdgeTiming, 'cacheMs' | 'totalMs'> {

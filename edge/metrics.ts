@@ -62,6 +62,31 @@ export class EdgeMetrics {
     if (opts.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'cleave_process_' });
   }
 
+  // prom-client hashes the label object on every call; the hot path keeps the bound children.
+  private readonly okChildren = new Map<string, { count: { inc(): void }; duration: { observe(v: number): void } }>();
+  private readonly segmentChildren = new Map<string, { observe(v: number): void }>();
+
+  /** Records one answered request: count, duration and its Server-Timing segments (ms). */
+  answered(model: string, servedBy: string, cache: string, totalMs: number, segments: readonly (readonly [string, number | undefined])[]): void {
+    const key = `${model}\u0000${servedBy}\u0000${cache}`;
+    let c = this.okChildren.get(key);
+    if (!c) {
+      c = { count: this.requests.labels({ model, served_by: servedBy, cache, code: 'ok' }), duration: this.requestDuration.labels({ model, served_by: servedBy }) };
+      this.okChildren.set(key, c);
+    }
+    c.count.inc();
+    c.duration.observe(totalMs / 1000);
+    for (const [segment, ms] of segments) {
+      if (ms === undefined) continue;
+      let h = this.segmentChildren.get(segment);
+      if (!h) {
+        h = this.segmentDuration.labels({ segment });
+        this.segmentChildren.set(segment, h);
+      }
+      h.observe(ms / 1000);
+    }
+  }
+
   /** Counts one cache event. */
   cacheEvent(e: CacheEvent): void {
     this.cacheEvents.inc({ event: e });
