@@ -12,3 +12,12 @@ declare module '*.wasm' {
   const module: object;
   export default module;
 }
+
+/**
+ * The zoo manifest the Worker bundles (edge/worker-models.ts). tsc reads the real file when
+ * models/ has been generated; this covers a fresh checkout, where the type check runs first.
+ */
+declare module '*/models/manifest.json' {
+  const manifest: unknown;
+  export default manifest;
+}
