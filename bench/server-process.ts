@@ -4,6 +4,7 @@
  * Used by `cleave bench edge` for the edge node, its hand-written baselines and `wrangler dev`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
 
 export interface ServerProcess {
   readonly child: ChildProcess;
@@ -124,6 +125,19 @@ export function startServerProcess(opts: StartServerOptions): Promise<ServerProc
       settled = true;
       clearTimeout(timer);
       reject(new Error(`${opts.command} ${opts.args.join(' ')}: exited (${code}) before ready:\n${out}`));
+    });
+  });
+}
+
+/** A TCP port free on 127.0.0.1 right now (wrangler dev does not take port 0). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const addr = s.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      s.close(() => resolve(port));
     });
   });
 }

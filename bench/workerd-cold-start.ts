@@ -7,11 +7,10 @@
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startServerProcess, type ServerProcess } from './server-process.js';
+import { freePort, startServerProcess, type ServerProcess } from './server-process.js';
 
 export interface ColdStartRun {
   /** Spawn of `wrangler dev` to its `Ready on` line, ms. */
@@ -98,17 +97,4 @@ async function firstAnswer(wrangler: ServerProcess, req: ColdStartRequest): Prom
     await new Promise((r) => setTimeout(r, 5));
   }
   throw new Error(`the Worker gave no 200 answer within ${timeoutMs} ms of Ready (${attempts} attempts; last: ${last})\n${wrangler.output()}`);
-}
-
-/** A TCP port free on 127.0.0.1 right now (wrangler dev needs one named up front). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
 }

@@ -34,6 +34,7 @@ import type { TensorMap } from '../shared/protocol/frames.js';
 import { scanFrame } from '../shared/protocol/msgpack-scan.js';
 import { decodeTensor, decodeTensorInt8, maxTensorExtBytes } from '../shared/protocol/tensor-codec.js';
 import type { HostTensor } from '../shared/tensor.js';
+import type { Degraded, EdgeTiming } from './edge-service.js';
 
 /** Content type of JSON bodies (the KServe codec's constant), re-exported for the endpoint. */
 export { JSON_CONTENT_TYPE };
@@ -94,21 +95,11 @@ export interface NativeRequest {
   readonly int8Outputs?: boolean;
 }
 
-/** Where a request's time went, ms (the Server-Timing segments; edge-service.ts EdgeTiming). */
-export interface NativeTiming {
-  readonly cacheMs: number;
-  readonly edgeMs?: number;
-  readonly linkMs?: number;
-  readonly cloudQueueMs?: number;
-  readonly cloudComputeMs?: number;
-  readonly totalMs: number;
-}
+/** Where a request's time went, ms: the Server-Timing segments (edge-service.ts). */
+export type NativeTiming = EdgeTiming;
 
-/** A cloud model answered at the edge: by which model and why (an error code). */
-export interface NativeDegraded {
-  readonly fallback: string;
-  readonly reason: string;
-}
+/** A cloud model answered at the edge (edge-service.ts); the reason is read as any string, so a client keeps working when a newer edge sends a code it does not know. */
+export type NativeDegraded = Omit<Degraded, 'reason'> & { readonly reason: string };
 
 /** A native inference response. */
 export interface NativeResponse {

@@ -13,6 +13,7 @@ import {
   MSGPACK_CONTENT_TYPE, decodeNativeResponse, encodeNativeRequest, encodeNativeResponse, parseNativeRequest,
   requestFormat, responseFormat, type NativeFormat, type NativeRequest, type NativeResponse,
 } from '../../edge/native-codec.js';
+import { cleaveErrorOf } from '../helpers/errors.js';
 
 const FORMATS: NativeFormat[] = ['msgpack', 'json'];
 const UTF8 = new TextEncoder();
@@ -55,17 +56,6 @@ function expectSameTensors(got: TensorMap, want: TensorMap): void {
     expect(g.data.constructor, name).toBe(t.data.constructor);
     expect(Array.from(g.data as ArrayLike<number | bigint>), name).toEqual(Array.from(t.data as ArrayLike<number | bigint>));
   }
-}
-
-/** The CleaveError `fn` throws; fails the test when it throws anything else or nothing. */
-function errorOf(fn: () => unknown): CleaveError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof CleaveError) return e;
-    throw e;
-  }
-  throw new Error('expected a CleaveError, nothing was thrown');
 }
 
 function json(v: unknown): Uint8Array {
@@ -203,7 +193,7 @@ describe('content negotiation', () => {
   });
 
   it.each([['text/plain'], ['application/octet-stream'], ['application/json; charset=latin1'], [''], [null], [undefined]])('request Content-Type %j is refused with 415', (ct) => {
-    const e = errorOf(() => requestFormat(ct));
+    const e = cleaveErrorOf(() => requestFormat(ct));
     expect(e.code).toBe('CLEAVE_E_MEDIA_TYPE');
     expect(e.httpStatus).toBe(415);
     expect(e.message).toContain('application/json');
@@ -242,20 +232,20 @@ describe('content negotiation', () => {
 
 describe('field errors', () => {
   it.each(FORMATS)('an empty body is a bad argument (%s)', (format) => {
-    expect(errorOf(() => parseNativeRequest(new Uint8Array(0), format)).code).toBe('CLEAVE_E_BAD_ARGUMENT');
-    expect(errorOf(() => decodeNativeResponse(new Uint8Array(0), format)).code).toBe('CLEAVE_E_BAD_ARGUMENT');
+    expect(cleaveErrorOf(() => parseNativeRequest(new Uint8Array(0), format)).code).toBe('CLEAVE_E_BAD_ARGUMENT');
+    expect(cleaveErrorOf(() => decodeNativeResponse(new Uint8Array(0), format)).code).toBe('CLEAVE_E_BAD_ARGUMENT');
   });
 
   it.each(FORMATS)('a body that is not a map is a bad argument (%s)', (format) => {
     const body = format === 'json' ? json([1, 2]) : msgpack([1, 2]);
-    const e = errorOf(() => parseNativeRequest(body, format));
+    const e = cleaveErrorOf(() => parseNativeRequest(body, format));
     expect(e.code).toBe('CLEAVE_E_BAD_ARGUMENT');
     expect(e.message).toMatch(/must be a (JSON object|msgpack map), got an array of 2/);
   });
 
   it.each(FORMATS)('an unknown field is refused, named, with the known ones and a hint (%s)', (format) => {
     const v = { input: { x: format === 'json' ? JSON_TENSOR : new OutgoingTensor(image(), false) } };
-    const e = errorOf(() => parseNativeRequest(format === 'json' ? json(v) : msgpack(v), format));
+    const e = cleaveErrorOf(() => parseNativeRequest(format === 'json' ? json(v) : msgpack(v), format));
     expect(e.code).toBe('CLEAVE_E_BAD_ARGUMENT');
     expect(e.detail.field).toBe('input');
     expect(e.message).toContain('unknown field "input"');
@@ -264,7 +254,7 @@ describe('field errors', () => {
   });
 
   it('a missing inputs map is named', () => {
-    const e = errorOf(() => parseNativeRequest(json({ cache: 'default' }), 'json'));
+    const e = cleaveErrorOf(() => parseNativeRequest(json({ cache: 'default' }), 'json'));
     expect(e.code).toBe('CLEAVE_E_BAD_ARGUMENT');
     expect(e.detail.field).toBe('inputs');
   });
@@ -284,7 +274,7 @@ describe('field errors', () => {
   ] as const)('%j is refused naming %s', (extra, field, text) => {
     for (const format of FORMATS) {
       const v = { inputs: {}, ...extra };
-      const e = errorOf(() => parseNativeRequest(format === 'json' ? json(v) : msgpack(v), format));
+      const e = cleaveErrorOf(() => parseNativeRequest(format === 'json' ? json(v) : msgpack(v), format));
       expect(e.code).toBe('CLEAVE_E_BAD_ARGUMENT');
       expect(e.detail.field).toBe(field);
       expect(e.message).toContain(text);
@@ -309,7 +299,7 @@ describe('field errors', () => {
       [{ image: [1, 2, 3] }, 'CLEAVE_E_BAD_ARGUMENT', 'inputs.image'],
     ];
     for (const [inputs, code, field] of cases) {
-      const e = errorOf(() => parseNativeRequest(json({ inputs }), 'json'));
+      const e = cleaveErrorOf(() => parseNativeRequest(json({ inputs }), 'json'));
       expect([e.code, e.detail.field], e.message).toEqual([code, field]);
       // The message names the field, or for a shape error the tensor (`input "image": shape [2,2] needs 4 elements`).
       expect(e.message.includes(field) || e.message.startsWith('input "image"'), e.message).toBe(true);
@@ -317,7 +307,7 @@ describe('field errors', () => {
   });
 
   it('an unknown dtype names the accepted ones', () => {
-    const e = errorOf(() => parseNativeRequest(json({ inputs: { x: { dtype: 'float8', dims: [1], data: [1] } } }), 'json'));
+    const e = cleaveErrorOf(() => parseNativeRequest(json({ inputs: { x: { dtype: 'float8', dims: [1], data: [1] } } }), 'json'));
     expect(e.message).toBe('inputs.x.dtype must be one of float32, float64, float16, bfloat16, int8, uint8, int16, uint16, int32, uint32, int64, uint64, bool, got "float8"');
   });
 
@@ -334,7 +324,7 @@ describe('field errors', () => {
       v.setUint32(8, 3, true);
       body = plainEncode({ inputs: { x: new ExtData(1, ext) } });
     }
-    const e = errorOf(() => parseNativeRequest(body, format));
+    const e = cleaveErrorOf(() => parseNativeRequest(body, format));
     expect(e.code).toBe('CLEAVE_E_SHAPE');
     expect(e.message).toContain('input "x"');
     expect(e.detail.field).toBe('inputs.x');
@@ -342,37 +332,37 @@ describe('field errors', () => {
 
   it('an unknown dtype code in a msgpack tensor is a dtype error naming the input', () => {
     const body = plainEncode({ inputs: { x: new ExtData(1, Uint8Array.from([99, 1, 0, 0, 1, 0, 0, 0, 7])) } });
-    const e = errorOf(() => parseNativeRequest(body, 'msgpack'));
+    const e = cleaveErrorOf(() => parseNativeRequest(body, 'msgpack'));
     expect(e.code).toBe('CLEAVE_E_DTYPE');
     expect(e.message).toMatch(/^input "x" \(inputs\.x\): tensor dtype code 99/);
   });
 
   it('a JSON-style tensor map in a msgpack body is refused with a hint', () => {
-    const e = errorOf(() => parseNativeRequest(msgpack({ inputs: { x: JSON_TENSOR } }), 'msgpack'));
+    const e = cleaveErrorOf(() => parseNativeRequest(msgpack({ inputs: { x: JSON_TENSOR } }), 'msgpack'));
     expect(e.code).toBe('CLEAVE_E_BAD_ARGUMENT');
     expect(e.detail.field).toBe('inputs.x');
     expect(e.message).toContain('application/json form');
   });
 
   it('a JSON syntax error names its position', () => {
-    const e = errorOf(() => parseNativeRequest(UTF8.encode('{"inputs": {"x": [1, 2,, 3]}}'), 'json'));
+    const e = cleaveErrorOf(() => parseNativeRequest(UTF8.encode('{"inputs": {"x": [1, 2,, 3]}}'), 'json'));
     expect(e.code).toBe('CLEAVE_E_BAD_ARGUMENT');
     expect(e.detail.position).toBe(23);
     expect(e.message).toBe('request is not valid JSON: unexpected character "," at position 23');
   });
 
   it('JSON that is not UTF-8 is refused', () => {
-    expect(errorOf(() => parseNativeRequest(Uint8Array.from([0x7b, 0xff, 0x7d]), 'json')).code).toBe('CLEAVE_E_BAD_ARGUMENT');
+    expect(cleaveErrorOf(() => parseNativeRequest(Uint8Array.from([0x7b, 0xff, 0x7d]), 'json')).code).toBe('CLEAVE_E_BAD_ARGUMENT');
   });
 
   it('"__proto__" as an input name is refused in both formats', () => {
-    const e = errorOf(() => parseNativeRequest(UTF8.encode(`{"inputs": {"__proto__": ${JSON.stringify(JSON_TENSOR)}}}`), 'json'));
+    const e = cleaveErrorOf(() => parseNativeRequest(UTF8.encode(`{"inputs": {"__proto__": ${JSON.stringify(JSON_TENSOR)}}}`), 'json'));
     expect(e.code).toBe('CLEAVE_E_BAD_ARGUMENT');
     expect(e.message).toContain('"__proto__" is not allowed');
 
     const inputs = Object.create(null) as Record<string, unknown>;
     inputs.__proto__ = new OutgoingTensor(image(), false);
-    const m = errorOf(() => parseNativeRequest(msgpack({ inputs }), 'msgpack'));
+    const m = cleaveErrorOf(() => parseNativeRequest(msgpack({ inputs }), 'msgpack'));
     expect(m.code).toBe('CLEAVE_E_PROTOCOL');
     expect(m.message).toContain('"__proto__"');
     expect(({} as Record<string, unknown>).dtype).toBeUndefined();
@@ -383,16 +373,16 @@ describe('field errors', () => {
     expect(decodeNativeResponse(json({ ...base, extra: { any: 1 } }), 'json')).toEqual(base);
     const noTiming: Record<string, unknown> = { ...base };
     delete noTiming.timing;
-    expect(errorOf(() => decodeNativeResponse(json(noTiming), 'json')).detail.field).toBe('timing');
-    expect(errorOf(() => decodeNativeResponse(json({ ...base, timing: { cacheMs: 0 } }), 'json')).detail.field).toBe('timing.totalMs');
-    const e = errorOf(() => decodeNativeResponse(msgpack({ ...base, cache: 'maybe' }), 'msgpack'));
+    expect(cleaveErrorOf(() => decodeNativeResponse(json(noTiming), 'json')).detail.field).toBe('timing');
+    expect(cleaveErrorOf(() => decodeNativeResponse(json({ ...base, timing: { cacheMs: 0 } }), 'json')).detail.field).toBe('timing.totalMs');
+    const e = cleaveErrorOf(() => decodeNativeResponse(msgpack({ ...base, cache: 'maybe' }), 'msgpack'));
     expect(e.message).toBe('cache must be one of hit, miss, coalesced, bypass, refresh, got "maybe"');
   });
 
   it('encoding names the output whose tensor is wrong', () => {
-    const shape = errorOf(() => encodeNativeResponse(sampleResponse({ y: { dtype: 'float32', dims: [2, 2], data: new Float32Array(3) } }), 'msgpack'));
+    const shape = cleaveErrorOf(() => encodeNativeResponse(sampleResponse({ y: { dtype: 'float32', dims: [2, 2], data: new Float32Array(3) } }), 'msgpack'));
     expect([shape.code, shape.detail.field]).toEqual(['CLEAVE_E_SHAPE', 'outputs.y']);
-    const dtype = errorOf(() => encodeNativeResponse(sampleResponse({ y: { dtype: 'float32', dims: [2], data: new Float64Array(2) } }), 'json'));
+    const dtype = cleaveErrorOf(() => encodeNativeResponse(sampleResponse({ y: { dtype: 'float32', dims: [2], data: new Float64Array(2) } }), 'json'));
     expect(dtype.code).toBe('CLEAVE_E_DTYPE');
     expect(dtype.message).toContain('output "y"');
   });
@@ -402,7 +392,7 @@ describe('limits and hostile input', () => {
   it('every truncation of a msgpack body fails with a coded error', () => {
     const { body } = encodeNativeRequest({ inputs: { a: { dtype: 'float32', dims: [3], data: Float32Array.from([1, 2, 3]) } }, cache: 'bypass', id: 'x' }, 'msgpack');
     for (let n = 1; n < body.length; n++) {
-      const e = errorOf(() => parseNativeRequest(body.slice(0, n), 'msgpack'));
+      const e = cleaveErrorOf(() => parseNativeRequest(body.slice(0, n), 'msgpack'));
       expect(['CLEAVE_E_PROTOCOL', 'CLEAVE_E_SHAPE']).toContain(e.code);
     }
   });
@@ -415,7 +405,7 @@ describe('limits and hostile input', () => {
   ] as const)('%s is refused fast, before allocating', (_name, bytes, code) => {
     const heap = process.memoryUsage().heapUsed;
     const t0 = performance.now();
-    const e = errorOf(() => parseNativeRequest(bytes, 'msgpack'));
+    const e = cleaveErrorOf(() => parseNativeRequest(bytes, 'msgpack'));
     expect(performance.now() - t0).toBeLessThan(250);
     expect(e.code).toBe(code);
     expect(process.memoryUsage().heapUsed - heap).toBeLessThan(64 * 1024 * 1024);
@@ -423,15 +413,15 @@ describe('limits and hostile input', () => {
 
   it('deeply nested JSON fails with a coded error', () => {
     const deep = '['.repeat(100_000) + ']'.repeat(100_000);
-    expect(errorOf(() => parseNativeRequest(UTF8.encode(deep), 'json')).code).toBe('CLEAVE_E_BAD_ARGUMENT');
+    expect(cleaveErrorOf(() => parseNativeRequest(UTF8.encode(deep), 'json')).code).toBe('CLEAVE_E_BAD_ARGUMENT');
     const inData = UTF8.encode(`{"inputs":{"x":{"dtype":"float32","dims":[1],"data":${deep}}}}`);
-    const e = errorOf(() => parseNativeRequest(inData, 'json'));
+    const e = cleaveErrorOf(() => parseNativeRequest(inData, 'json'));
     expect(e.code).toBe('CLEAVE_E_BAD_ARGUMENT');
     expect(e.message).toContain('nests deeper');
   });
 
   it('an extension type other than the tensor ones is a protocol error', () => {
-    const e = errorOf(() => parseNativeRequest(plainEncode({ inputs: { x: new ExtData(5, new Uint8Array(8)) } }), 'msgpack'));
+    const e = cleaveErrorOf(() => parseNativeRequest(plainEncode({ inputs: { x: new ExtData(5, new Uint8Array(8)) } }), 'msgpack'));
     expect(e.code).toBe('CLEAVE_E_PROTOCOL');
     expect(e.message).toContain('extension type 5');
   });
@@ -440,20 +430,20 @@ describe('limits and hostile input', () => {
     // 4100 bytes: just over the limit, so the msgpack pre-scan (which bounds the whole extension,
     // header and pad included) lets it through and the tensor decoder refuses it by its dims.
     const over: HostTensor = { dtype: 'uint8', dims: [4100], data: new Uint8Array(4100) };
-    const e = errorOf(() => parseNativeRequest(encodeNativeRequest({ inputs: { over } }, format).body, format, { maxTensorBytes: 4096 }));
+    const e = cleaveErrorOf(() => parseNativeRequest(encodeNativeRequest({ inputs: { over } }, format).body, format, { maxTensorBytes: 4096 }));
     expect([e.code, e.detail.limit, e.detail.field]).toEqual(['CLEAVE_E_TOO_LARGE', 'maxTensorBytes', format === 'json' ? 'inputs.over.dims' : 'inputs.over']);
     expect(e.message).toContain('input "over"');
     expect(e.message).toContain('exceeds maxTensorBytes (4096)');
     // Far over: the pre-scan refuses the extension itself, before decoding anything.
     const big: HostTensor = { dtype: 'float32', dims: [2, 1024], data: new Float32Array(2048) };
     const { body } = encodeNativeRequest({ inputs: { big } }, format);
-    const f = errorOf(() => parseNativeRequest(body, format, { maxTensorBytes: 4096 }));
+    const f = cleaveErrorOf(() => parseNativeRequest(body, format, { maxTensorBytes: 4096 }));
     expect([f.code, f.detail.limit]).toEqual(['CLEAVE_E_TOO_LARGE', 'maxTensorBytes']);
     expect(parseNativeRequest(body, format, { maxTensorBytes: 8192 }).inputs.big!.dims).toEqual([2, 1024]);
   });
 
   it('JSON dims asking for petabytes are refused by arithmetic, not allocation', () => {
-    const e = errorOf(() => parseNativeRequest(json({ inputs: { x: { dtype: 'float64', dims: [4294967295, 4294967295, 1000], data: [] } } }), 'json'));
+    const e = cleaveErrorOf(() => parseNativeRequest(json({ inputs: { x: { dtype: 'float64', dims: [4294967295, 4294967295, 1000], data: [] } } }), 'json'));
     expect(e.code).toBe('CLEAVE_E_TOO_LARGE');
     expect(e.detail.field).toBe('inputs.x.dims');
   });
@@ -461,16 +451,16 @@ describe('limits and hostile input', () => {
   it.each(FORMATS)('body size, tensor count, rank and name length are limited (%s)', (format) => {
     const t = (): HostTensor => ({ dtype: 'uint8', dims: [1], data: Uint8Array.from([1]) });
     const enc = (req: NativeRequest): Uint8Array => encodeNativeRequest(req, format).body;
-    expect(errorOf(() => parseNativeRequest(enc({ inputs: { x: image() } }), format, { maxFrameBytes: 1000 })).detail.limit).toBe('maxFrameBytes');
-    expect(errorOf(() => parseNativeRequest(enc({ inputs: { a: t(), b: t(), c: t() } }), format, { maxTensors: 2 })).code).toBe('CLEAVE_E_TOO_LARGE');
+    expect(cleaveErrorOf(() => parseNativeRequest(enc({ inputs: { x: image() } }), format, { maxFrameBytes: 1000 })).detail.limit).toBe('maxFrameBytes');
+    expect(cleaveErrorOf(() => parseNativeRequest(enc({ inputs: { a: t(), b: t(), c: t() } }), format, { maxTensors: 2 })).code).toBe('CLEAVE_E_TOO_LARGE');
     const rank: HostTensor = { dtype: 'uint8', dims: [1, 1, 1], data: Uint8Array.from([1]) };
-    expect(errorOf(() => parseNativeRequest(enc({ inputs: { r: rank } }), format, { maxRank: 2 })).code).toBe('CLEAVE_E_TOO_LARGE');
-    expect(errorOf(() => parseNativeRequest(enc({ inputs: { ['n'.repeat(100)]: t() } }), format, { maxStringBytes: 50 })).code).toBe('CLEAVE_E_TOO_LARGE');
-    expect(errorOf(() => parseNativeRequest(enc({ inputs: {}, id: 'é'.repeat(30) }), format, { maxStringBytes: 50 })).code).toBe('CLEAVE_E_TOO_LARGE');
+    expect(cleaveErrorOf(() => parseNativeRequest(enc({ inputs: { r: rank } }), format, { maxRank: 2 })).code).toBe('CLEAVE_E_TOO_LARGE');
+    expect(cleaveErrorOf(() => parseNativeRequest(enc({ inputs: { ['n'.repeat(100)]: t() } }), format, { maxStringBytes: 50 })).code).toBe('CLEAVE_E_TOO_LARGE');
+    expect(cleaveErrorOf(() => parseNativeRequest(enc({ inputs: {}, id: 'é'.repeat(30) }), format, { maxStringBytes: 50 })).code).toBe('CLEAVE_E_TOO_LARGE');
   });
 
   it('a limit that is not a positive integer is a bad argument', () => {
-    expect(errorOf(() => parseNativeRequest(json({ inputs: {} }), 'json', { maxTensors: 0 })).code).toBe('CLEAVE_E_BAD_ARGUMENT');
+    expect(cleaveErrorOf(() => parseNativeRequest(json({ inputs: {} }), 'json', { maxTensors: 0 })).code).toBe('CLEAVE_E_BAD_ARGUMENT');
   });
 
   it('random bytes give a request or a CleaveError, never another error', () => {

@@ -10,11 +10,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../../bench/server-process.js';
 import { zooDir } from './zoo.js';
+
+export { freePort };
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = path.join(ROOT, 'bin/cleave.mjs');
@@ -98,19 +100,6 @@ export function startEdgeProcess(args: readonly string[] = [], opts: { env?: Rec
     });
     void exited.then((code) => fail(`exited (${code}) before it was ready`));
     child.once('error', (e) => fail(`could not start: ${e.message}`));
-  });
-}
-
-/** A TCP port free on 127.0.0.1 right now (wrangler dev does not take port 0). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      s.close(() => resolve(port));
-    });
   });
 }
 
