@@ -8,11 +8,14 @@
  * case sent (`freshX`), and the degraded case, which stops the cloud, comes last.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { startCloudProcess, type CloudProcess } from '../../bench/cloud-process.js';
 import { nodeBackends } from '../../cli/backends.js';
 import { connectCloud } from '../../cli/cloud-client.js';
 import type { LoadedModel } from '../../shared/backend/backend.js';
 import { parseInferResponse } from '../../shared/kserve/index.js';
+import { FrameType } from '../../shared/protocol/constants.js';
+import { decodeFrame, encodeFrame } from '../../shared/protocol/frame-codec.js';
 import { parseServerTiming } from '../../shared/server-timing.js';
 import { hostTensor } from '../../shared/tensor.js';
 import { parseTraceparent } from '../../shared/trace.js';
@@ -439,6 +442,21 @@ export function edgeConformance(label: string, start: (opts: EdgeStartOptions) =
         expect(e.message).toMatch(new RegExp(String(MAX_BODY_BYTES)));
         // The unread rest of the body must not poison the connection: fetch reuses it next.
         for (let i = 0; i < 3; i++) expect((await fetch(url('/v2/health/live'))).status).toBe(200);
+      });
+
+      it('a protocol frame other than HELLO first on /v1/ws: ERROR on stream 0, then close 1002', async () => {
+        const ws = new WebSocket(`${edge!.url.replace(/^http/, 'ws')}/v1/ws`);
+        ws.binaryType = 'arraybuffer';
+        const frames: unknown[] = [];
+        ws.addEventListener('message', (ev) => frames.push(decodeFrame(new Uint8Array(ev.data as ArrayBuffer))));
+        await new Promise<void>((resolve, reject) => {
+          ws.addEventListener('open', () => resolve());
+          ws.addEventListener('error', () => reject(new Error('no WebSocket')));
+        });
+        const closed = new Promise<number>((resolve) => ws.addEventListener('close', (ev) => resolve(ev.code)));
+        ws.send(encodeFrame({ t: FrameType.PING, ts: 1 }));
+        expect(await closed).toBe(1002);
+        expect(frames[0]).toMatchObject({ t: FrameType.ERROR, id: 0, code: 'CLEAVE_E_PROTOCOL', message: expect.stringContaining('HELLO') });
       });
 
       it('a bad x-cleave-cache value: 400 naming the header and the choices', async () => {
