@@ -16,12 +16,13 @@
 import { Hono, type Context } from 'hono';
 import type { UpgradeWebSocket } from 'hono/ws';
 import { CleaveError, toCleaveError } from '../shared/errors.js';
+import { formatServerTiming, TIMING } from '../shared/server-timing.js';
 import {
   BINARY_CONTENT_TYPE, buildInferResponse, errorBody, HEADER_LENGTH_HEADER, JSON_CONTENT_TYPE, modelMetadata, parseHeaderLength, parseInferRequest, serverMetadata,
 } from '../shared/kserve/index.js';
 import { DEFAULT_LIMITS, type ProtocolLimits } from '../shared/protocol/constants.js';
 import type { Clock, Timers } from '../shared/time.js';
-import { childSpan, parseTraceparent, requestId, type RandomBytes } from '../shared/trace.js';
+import { childSpan, formatTraceparent, parseTraceparent, requestId, type RandomBytes } from '../shared/trace.js';
 import type { CloudTransport } from './cloud-transport.js';
 import type { ComputedAnswer, EdgeService } from './edge-service.js';
 import type { EdgeMetrics } from './metrics.js';
@@ -85,6 +86,18 @@ export function createEdgeApp(opts: EdgeAppOptions): Hono<Env> {
     return c.json(errorBody(e), e.httpStatus as 400, errorHeaders(identity(c), total));
   });
   app.notFound((c) => c.json(errorBody(new CleaveError('CLEAVE_E_NOT_FOUND', `no route ${c.req.method} ${c.req.path}; see docs/edge.md for the endpoints`)), 404, errorHeaders(identity(c), 0)));
+
+  // Every answer carries a request id, a trace span and Server-Timing, not only inference answers
+  // (those set their own, with segments). Not on /v1/ws: an upgrade's headers are not ours to add to.
+  const stamp = async (c: Context<Env>, next: () => Promise<void>): Promise<void> => {
+    const t0 = clock.now();
+    const id = identity(c);
+    c.header(HEADERS.requestId, id.requestId);
+    c.header(HEADERS.traceparent, formatTraceparent(id.span));
+    await next();
+    c.header('server-timing', formatServerTiming([{ name: TIMING.total, durMs: clock.now() - t0 }]));
+  };
+  app.on('GET', ['/v2', '/v2/*', '/v1/status', '/metrics'], stamp);
 
   app.get('/v2/health/live', (c) => c.json({ live: true }));
   app.get('/v2/health/ready', (c) => {

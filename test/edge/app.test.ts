@@ -116,6 +116,17 @@ describe('health and metadata', () => {
     expect(await res.json()).toEqual({ live: true });
   });
 
+  it('every GET answer carries x-request-id, traceparent and Server-Timing', async () => {
+    const node = makeNode();
+    for (const path of ['/v2/health/live', '/v2/health/ready', '/v2', '/v2/models/mlp-small', '/v1/status', '/metrics']) {
+      const res = await get(node, path);
+      expect(res.status, path).toBe(200);
+      expect(res.headers.get('x-request-id'), path).toMatch(/^[0-9a-f]{32}$/);
+      expect(res.headers.get('traceparent'), path).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+      expect(res.headers.get('server-timing'), path).toMatch(/^total;dur=[0-9.]+$/);
+    }
+  });
+
   it('GET /v2/health/ready follows isReady and reports the link', async () => {
     let ready = false;
     const node = makeNode({ isReady: () => ready });
