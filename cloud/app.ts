@@ -7,7 +7,7 @@
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { CleaveError, toCleaveError } from '../shared/errors.js';
-import { buildInferResponse, errorBody, HEADER_LENGTH_HEADER, modelMetadata, parseHeaderLength, parseInferRequest, serverMetadata } from '../shared/kserve/index.js';
+import { buildInferResponse, errorBody, HEADER_LENGTH_HEADER, modelMetadata, parseHeaderLength, parseInferRequest, parseModelVersion, serverMetadata } from '../shared/kserve/index.js';
 import type { Clock } from '../shared/time.js';
 import { bearerToken, type TokenAuth } from './auth.js';
 import type { InferenceService } from './inference-service.js';
@@ -55,7 +55,7 @@ export function createCloudApp(opts: CloudAppOptions): Hono {
 
   const metadata = async (c: Context): Promise<Response> => {
     const name = c.req.param('name') ?? '';
-    const version = parseVersion(c.req.param('version'));
+    const version = parseModelVersion(c.req.param('version'));
     const config = await opts.repository.config(name, version);
     const v = version ?? Math.max(...config.versions);
     return c.json(modelMetadata({ name, version: v, inputs: config.inputs, outputs: config.outputs, maxBatchSize: config.maxBatchSize }, 'onnxruntime_onnx', config.versions.map(String)));
@@ -65,7 +65,7 @@ export function createCloudApp(opts: CloudAppOptions): Hono {
 
   const modelReady = async (c: Context): Promise<Response> => {
     const name = c.req.param('name') ?? '';
-    const version = parseVersion(c.req.param('version'));
+    const version = parseModelVersion(c.req.param('version'));
     const config = await opts.repository.config(name, version);
     const ready = opts.repository.isReady(name, version ?? Math.max(...config.versions));
     return c.json({ name, ready }, ready ? 200 : 503);
@@ -76,7 +76,7 @@ export function createCloudApp(opts: CloudAppOptions): Hono {
   const infer = async (c: Context): Promise<Response> => {
     const receivedAt = opts.clock.now();
     const name = c.req.param('name') ?? '';
-    const version = parseVersion(c.req.param('version'));
+    const version = parseModelVersion(c.req.param('version'));
     // Unknown model is a 404 before the body is even read.
     await opts.repository.config(name, version);
     const headerLength = parseHeaderLength(c.req.header(HEADER_LENGTH_HEADER));
@@ -137,12 +137,6 @@ export function createCloudApp(opts: CloudAppOptions): Hono {
 
 function errorResponse(c: Context, e: CleaveError): Response {
   return c.json(errorBody(e), e.httpStatus as 400);
-}
-
-function parseVersion(s: string | undefined): number | undefined {
-  if (s === undefined) return undefined;
-  if (!/^[1-9][0-9]{0,8}$/.test(s)) throw new CleaveError('CLEAVE_E_BAD_ARGUMENT', `model version "${s}" is not a positive integer`);
-  return Number(s);
 }
 
 function parsePositive(s: string, what: string): number {

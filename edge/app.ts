@@ -18,7 +18,7 @@ import type { UpgradeWebSocket } from 'hono/ws';
 import { CleaveError, toCleaveError } from '../shared/errors.js';
 import { formatServerTiming, TIMING } from '../shared/server-timing.js';
 import {
-  BINARY_CONTENT_TYPE, buildInferResponse, errorBody, HEADER_LENGTH_HEADER, JSON_CONTENT_TYPE, modelMetadata, parseHeaderLength, parseInferRequest, serverMetadata,
+  BINARY_CONTENT_TYPE, buildInferResponse, errorBody, HEADER_LENGTH_HEADER, JSON_CONTENT_TYPE, modelMetadata, parseHeaderLength, parseInferRequest, parseModelVersion, serverMetadata,
 } from '../shared/kserve/index.js';
 import { DEFAULT_LIMITS, type ProtocolLimits } from '../shared/protocol/constants.js';
 import type { Clock, Timers } from '../shared/time.js';
@@ -122,7 +122,7 @@ export function createEdgeApp(opts: EdgeAppOptions): Hono<Env> {
     return c.body(body, 200, { 'content-type': contentType });
   });
 
-  const entryOf = (c: Context): CatalogEntry => service.resolve(c.req.param('name') ?? '', parseVersion(c.req.param('version')));
+  const entryOf = (c: Context): CatalogEntry => service.resolve(c.req.param('name') ?? '', parseModelVersion(c.req.param('version')));
 
   const metadata = (c: Context): Response => {
     const e = entryOf(c);
@@ -170,7 +170,7 @@ export function createEdgeApp(opts: EdgeAppOptions): Hono<Env> {
     const deadlineMs = ctx.deadlineMs ?? (typeof timeoutUs === 'number' ? timeoutUs / 1000 : undefined);
     const r = await service.infer({
       model: entry.name, version: entry.version, inputs: req.inputs, tenant: ctx.tenant, cache: ctx.cache,
-      receivedAt: ctx.receivedAt, traceparent: formatSpan(ctx), ...optional('signal', signalFor(c, entry)),
+      receivedAt: ctx.receivedAt, traceparent: formatTraceparent(ctx.span), ...optional('signal', signalFor(c, entry)),
       ...(req.outputs ? { outputs: req.outputs } : {}),
       ...(deadlineMs !== undefined ? { deadlineMs } : {}),
     });
@@ -195,7 +195,7 @@ export function createEdgeApp(opts: EdgeAppOptions): Hono<Env> {
     const deadlineMs = req.deadlineMs ?? ctx.deadlineMs;
     const r = await service.infer({
       model: entry.name, version: entry.version, inputs: req.inputs, tenant: ctx.tenant, cache: req.cache ?? ctx.cache,
-      receivedAt: ctx.receivedAt, traceparent: formatSpan(ctx), ...optional('signal', signalFor(c, entry)),
+      receivedAt: ctx.receivedAt, traceparent: formatTraceparent(ctx.span), ...optional('signal', signalFor(c, entry)),
       ...(req.outputs ? { outputs: req.outputs } : {}),
       ...(req.priority !== undefined ? { priority: req.priority } : {}),
       ...(deadlineMs !== undefined ? { deadlineMs } : {}),
@@ -227,18 +227,8 @@ function optional<K extends string, V>(key: K, v: V | undefined): { [P in K]?: V
   return (v === undefined ? {} : { [key]: v }) as { [P in K]?: V };
 }
 
-function formatSpan(ctx: RequestContext): string {
-  return `00-${ctx.span.traceId}-${ctx.span.spanId}-${ctx.span.flags.toString(16).padStart(2, '0')}`;
-}
-
 /** The media type of a Content-Type header, lower-cased, without parameters. */
 function mediaType(header: string | undefined): string | undefined {
   if (header === undefined) return undefined;
   return header.split(';')[0]!.trim().toLowerCase() || undefined;
-}
-
-function parseVersion(s: string | undefined): number | undefined {
-  if (s === undefined) return undefined;
-  if (!/^[1-9][0-9]{0,8}$/.test(s)) throw new CleaveError('CLEAVE_E_BAD_ARGUMENT', `model version "${s}" is not a positive integer`, { field: 'version' });
-  return Number(s);
 }

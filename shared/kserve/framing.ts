@@ -36,6 +36,16 @@ export function parseHeaderLength(value: string | null | undefined): number | un
   return n;
 }
 
+/**
+ * The `<version>` of a `/v2/models/<name>/versions/<version>` path: undefined when the path has
+ * none, CLEAVE_E_BAD_ARGUMENT unless it is a positive integer (at most 9 digits).
+ */
+export function parseModelVersion(s: string | undefined): number | undefined {
+  if (s === undefined) return undefined;
+  if (!/^[1-9][0-9]{0,8}$/.test(s)) throw new CleaveError('CLEAVE_E_BAD_ARGUMENT', `model version "${s}" is not a positive integer`, { field: 'version' });
+  return Number(s);
+}
+
 /** A body split into its JSON object and, when a header length was given, its binary tail. */
 export interface SplitBody {
   readonly json: JsonObject;

@@ -4,7 +4,7 @@
  * The helpers behind it (framing, tail reader, JSON element conversion) stay internal.
  */
 export { SUPPORTED_KSERVE_DATATYPES, dtypeFromKServe, kserveFromDType, type KServeDatatype } from './datatype.js';
-export { BINARY_CONTENT_TYPE, BINARY_TENSOR_DATA_EXTENSION, HEADER_LENGTH_HEADER, JSON_CONTENT_TYPE, parseHeaderLength } from './framing.js';
+export { BINARY_CONTENT_TYPE, BINARY_TENSOR_DATA_EXTENSION, HEADER_LENGTH_HEADER, JSON_CONTENT_TYPE, parseHeaderLength, parseModelVersion } from './framing.js';
 export { fromBFloat16Bits, fromFloat16Bits, toBFloat16Bits, toFloat16Bits } from './half-float.js';
 export { parseInferRequest, type ParseInferRequestOptions, type ParsedInferRequest } from './infer-request.js';
 export { buildInferResponse, parseInferResponse, type InferResponseArgs, type InferResponseBody, type ParsedInferResponse } from './infer-response.js';
