@@ -346,7 +346,7 @@ export class CloudLink implements CloudTransport {
     return handle.promise.then(
       (r) => {
         done();
-        return { outputs: r.outputs, timing: r.timing, totalMs: this.opts.clock.now() - startedAt };
+        return { outputs: r.outputs, timing: r.timing, totalMs: this.opts.clock.now() - startedAt, wire: { ms: r.wireMs, bytesUp: r.bytesUp, bytesDown: r.bytesDown } };
       },
       (e: unknown) => {
         done();

@@ -57,6 +57,11 @@ export interface CloudRunResult {
   readonly timing: RunTiming;
   /** From handing the run to the link to its result, ms, on the edge's clock. */
   readonly totalMs: number;
+  /**
+   * What crossed the link, for the link estimator: RUN and RESULT frame sizes, bytes, and the time
+   * from the RUN going out to its RESULT, ms. Absent when the transport cannot tell.
+   */
+  readonly wire?: { readonly ms: number; readonly bytesUp: number; readonly bytesDown: number };
 }
 
 export interface CloudTransport {

@@ -68,6 +68,12 @@ export interface RunResult {
   readonly timing: RunTiming;
   /** From handing the run to the socket to its result, ms (includes any wait for credit). */
   readonly totalMs: number;
+  /** From the RUN frame going out to its RESULT arriving, ms: link time plus the server's queue and compute. */
+  readonly wireMs: number;
+  /** Encoded size of the RUN frame, bytes (what crossed the link upward). */
+  readonly bytesUp: number;
+  /** Encoded size of the RESULT frame, bytes (what crossed the link downward). */
+  readonly bytesDown: number;
 }
 
 export interface RunHandle {
@@ -84,6 +90,9 @@ interface Pending {
   settled: boolean;
   /** Assigned when sent. */
   id?: number;
+  /** Clock and encoded size when the RUN frame went out. */
+  sentAt?: number;
+  bytesUp?: number;
   timer?: TimerHandle;
 }
 
@@ -124,10 +133,12 @@ export class ProtocolClient {
     }, opts.helloTimeoutMs ?? 10_000);
     this.ready.then(() => opts.timers.clearTimeout(helloTimer), () => opts.timers.clearTimeout(helloTimer));
 
-    const hello = (): void => this.send({
-      t: FrameType.HELLO, minVersion: MIN_PROTOCOL_VERSION, maxVersion: PROTOCOL_VERSION,
-      client: opts.client ?? 'cleave-client', caps: opts.caps ?? ALL_CAPS, ...(opts.token !== undefined ? { token: opts.token } : {}),
-    });
+    const hello = (): void => {
+      this.send({
+        t: FrameType.HELLO, minVersion: MIN_PROTOCOL_VERSION, maxVersion: PROTOCOL_VERSION,
+        client: opts.client ?? 'cleave-client', caps: opts.caps ?? ALL_CAPS, ...(opts.token !== undefined ? { token: opts.token } : {}),
+      });
+    };
     if (socket.readyState === OPEN) hello();
     else socket.addEventListener('open', hello);
     socket.addEventListener('message', (ev) => this.receive(ev.data));
@@ -252,7 +263,8 @@ export class ProtocolClient {
         ...(r.int8Outputs ? { int8Outputs: true } : {}),
       };
       try {
-        this.send(frame, r.int8Inputs ?? false);
+        p.bytesUp = this.send(frame, r.int8Inputs ?? false);
+        p.sentAt = this.opts.clock.now();
       } catch (e) {
         this.inFlight.delete(id);
         this.credits++;
@@ -271,9 +283,11 @@ export class ProtocolClient {
 
   private receive(data: unknown): void {
     let frame: Frame;
+    let size = 0;
     try {
       const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : undefined;
       if (!bytes) throw new CleaveError('CLEAVE_E_PROTOCOL', 'the server sent a text message; the protocol uses binary messages only');
+      size = bytes.byteLength;
       frame = this.decoder.decode(bytes);
     } catch (e) {
       const err = e instanceof CleaveError ? e : new CleaveError('CLEAVE_E_PROTOCOL', String(e));
@@ -291,7 +305,11 @@ export class ProtocolClient {
         break;
       case FrameType.RESULT: {
         const p = this.inFlight.get(frame.id);
-        this.terminal(frame.id, undefined, p && { outputs: frame.outputs, timing: frame.timing, totalMs: this.opts.clock.now() - p.startedAt });
+        const now = this.opts.clock.now();
+        this.terminal(frame.id, undefined, p && {
+          outputs: frame.outputs, timing: frame.timing, totalMs: now - p.startedAt,
+          wireMs: now - (p.sentAt ?? p.startedAt), bytesUp: p.bytesUp ?? 0, bytesDown: size,
+        });
         break;
       }
       case FrameType.ERROR:
@@ -361,8 +379,11 @@ export class ProtocolClient {
     p.reject(err);
   }
 
-  private send(frame: Frame, int8Floats = false): void {
-    this.socket.send(this.encoder.encode(frame, { int8Floats }));
+  /** Sends one frame; returns its encoded size, bytes. */
+  private send(frame: Frame, int8Floats = false): number {
+    const bytes = this.encoder.encode(frame, { int8Floats });
+    this.socket.send(bytes);
+    return bytes.byteLength;
   }
 
   private shutdown(err: CleaveError, code?: number, reason?: string): void {

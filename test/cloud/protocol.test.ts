@@ -146,6 +146,14 @@ describe('cloud protocol over a real WebSocket', () => {
     const full = enc.encode({ t: FrameType.RUN, id: 1, model: 'cnn-small', inputs: feeds }).length;
     const small = enc.encode({ t: FrameType.RUN, id: 1, model: 'cnn-small', inputs: feeds }, { int8Floats: true }).length;
     expect(small).toBeLessThan(full * 0.3);
+    // Each result says what crossed the link, for the router's bandwidth estimate.
+    // The client's RUN differs from the one encoded here only in its id and alignment padding.
+    expect(Math.abs(fp.bytesUp - full)).toBeLessThan(32);
+    expect(Math.abs(q.bytesUp - small)).toBeLessThan(32);
+    expect(q.bytesDown).toBeLessThan(fp.bytesDown);
+    expect(fp.bytesDown).toBeGreaterThan(8 * 10 * 4);
+    expect(fp.wireMs).toBeGreaterThanOrEqual(fp.timing.queueMs + fp.timing.computeMs);
+    expect(fp.wireMs).toBeLessThanOrEqual(fp.totalMs);
     client.close();
   });
 
