@@ -57,7 +57,7 @@ const nodeBodyReader: BodyReader = async (c, maxBytes) => {
   return joinChunks(chunks, total);
 };
 
-export async function startEdgeServer(config: EdgeConfig, hooks: { log?: (event: Record<string, unknown>) => void; processMetrics?: boolean } = {}): Promise<EdgeServer> {
+export async function startEdgeServer(config: EdgeConfig, hooks: { log?: (event: Record<string, unknown>) => void; processMetrics?: boolean; drainMs?: number } = {}): Promise<EdgeServer> {
   const log = hooks.log;
   const dir = config.models ?? DEFAULT_ZOO_DIR;
   const manifest = config.models === undefined ? await ensureZoo(dir) : await readManifest(dir);
@@ -71,6 +71,7 @@ export async function startEdgeServer(config: EdgeConfig, hooks: { log?: (event:
     : nodeCloudLink({ url: config.cloudUrl, ...(config.cloudToken !== undefined ? { token: config.cloudToken } : {}), client: 'cleave-edge/0.1.0', ...(log ? { log } : {}) }).start();
 
   let warmed = false;
+  let draining = false;
   const outer = new Hono();
   // A body refused before it was read to the end (413) leaves the connection unusable: the
   // server closes it just after an answer that said keep-alive, so a client that reuses it
@@ -86,7 +87,8 @@ export async function startEdgeServer(config: EdgeConfig, hooks: { log?: (event:
     models: zooCatalogEntries(manifest, { bytesOf: (file) => readFile(join(dir, file)).then((b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength)), cloud: config.cloudUrl !== undefined }),
     cloud, clock: systemClock, timers: systemTimers, random: pooledRandomBytes(), digest: nodeSha256,
     upgradeWebSocket, readBody: nodeBodyReader, processMetrics: hooks.processMetrics ?? true,
-    isReady: () => warmed || !config.warm,
+    // Readiness turns 503 while draining, so a load balancer stops sending before the port closes.
+    isReady: () => !draining && (warmed || !config.warm),
     ...(log ? { log } : {}),
   }, config);
   outer.route('/', node.app);
@@ -101,6 +103,8 @@ export async function startEdgeServer(config: EdgeConfig, hooks: { log?: (event:
   log?.({ event: 'edge-listening', port, backend: backend.name, cloud: cloud.status().url ?? 'none' });
 
   let closing: Promise<void> | undefined;
+  /** Longest wait for requests in flight on close, ms. */
+  const drainMs = hooks.drainMs ?? 10_000;
   return {
     port,
     url: `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`,
@@ -108,11 +112,16 @@ export async function startEdgeServer(config: EdgeConfig, hooks: { log?: (event:
     ready,
     close() {
       closing ??= (async () => {
+        draining = true;
+        const http = server as unknown as { closeIdleConnections?: () => void; closeAllConnections?: () => void };
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
-          // Open keep-alive and WebSocket connections would hold close() forever.
+          // Idle keep-alive connections go now; requests in flight get up to drainMs to finish,
+          // then whatever is left is cut. WebSocket clients are told to go elsewhere (1001).
+          http.closeIdleConnections?.();
           for (const ws of wss.clients) ws.close(1001, 'edge shutting down');
-          (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+          const cut = setTimeout(() => http.closeAllConnections?.(), drainMs);
+          cut.unref();
         });
         await node.close();
       })();
