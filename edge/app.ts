@@ -25,6 +25,7 @@ import type { Clock, Timers } from '../shared/time.js';
 import { childSpan, formatTraceparent, parseTraceparent, requestId, type RandomBytes } from '../shared/trace.js';
 import type { CloudTransport } from './cloud-transport.js';
 import type { ComputedAnswer, EdgeService } from './edge-service.js';
+import type { LiveEstimates } from './live-estimates.js';
 import type { EdgeMetrics } from './metrics.js';
 import type { CatalogEntry, ModelCatalog } from './model-catalog.js';
 import { encodeNativeResponse, parseNativeRequest, requestFormat, responseFormat } from './native-codec.js';
@@ -39,6 +40,8 @@ export interface EdgeAppOptions {
   readonly cloud: CloudTransport;
   readonly cache: ResultCache<ComputedAnswer>;
   readonly metrics: EdgeMetrics;
+  /** Live measurements shown on /v1/status. */
+  readonly estimates?: LiveEstimates;
   readonly clock: Clock;
   readonly timers: Timers;
   readonly random: RandomBytes;
@@ -110,6 +113,7 @@ export function createEdgeApp(opts: EdgeAppOptions): Hono<Env> {
     name: opts.name, version: opts.version, backend: opts.backend, ready: isReady(),
     link: cloud.status(),
     cache: opts.cache.stats(),
+    ...(opts.estimates ? { estimates: opts.estimates.snapshot() } : {}),
     models: catalog.list().map((e) => ({ name: e.name, version: e.version, placement: e.placement, loaded: e.placement === 'edge' ? catalog.isLoaded(e) : undefined, fallback: e.fallback })),
   }));
 

@@ -15,6 +15,7 @@ import type { BodyReader } from './body-reader.js';
 import type { Digest } from './cache-key.js';
 import type { CloudTransport } from './cloud-transport.js';
 import { answerBytes, EdgeService, type ComputedAnswer } from './edge-service.js';
+import { LiveEstimates } from './live-estimates.js';
 import { EdgeMetrics } from './metrics.js';
 import { ModelCatalog, type CatalogEntry } from './model-catalog.js';
 import { ResultCache } from './result-cache.js';
@@ -57,6 +58,8 @@ export interface EdgeNode {
   readonly catalog: ModelCatalog;
   readonly cache: ResultCache<ComputedAnswer>;
   readonly metrics: EdgeMetrics;
+  /** Live measurements (edge and cloud compute, link, cloud queue) for the router. */
+  readonly estimates: LiveEstimates;
   readonly cloud: CloudTransport;
   /** Closes the link and releases the model sessions. */
   close(): Promise<void>;
@@ -75,13 +78,14 @@ export function createEdgeNode(parts: EdgeParts, settings: EdgeSettings = {}): E
     sizeOf: answerBytes,
     onEvent: (e) => metrics.cacheEvent(e),
   });
+  const estimates = new LiveEstimates(parts.clock);
   const service = new EdgeService({
-    catalog, cloud: parts.cloud, cache, metrics, clock: parts.clock, timers: parts.timers, digest: parts.digest,
+    catalog, cloud: parts.cloud, cache, metrics, clock: parts.clock, timers: parts.timers, digest: parts.digest, estimates,
     ...(settings.defaultDeadlineMs !== undefined ? { defaultDeadlineMs: settings.defaultDeadlineMs } : {}),
     ...(settings.maxDeadlineMs !== undefined ? { maxDeadlineMs: settings.maxDeadlineMs } : {}),
   });
   const app = createEdgeApp({
-    service, catalog, cloud: parts.cloud, cache, metrics, clock: parts.clock, timers: parts.timers, random: parts.random,
+    service, catalog, cloud: parts.cloud, cache, metrics, estimates, clock: parts.clock, timers: parts.timers, random: parts.random,
     name: EDGE_NAME, version: EDGE_VERSION, backend: parts.backend.name,
     ...(settings.maxBodyBytes !== undefined ? { maxBodyBytes: settings.maxBodyBytes } : {}),
     ...(settings.protocolLimits ? { protocolLimits: settings.protocolLimits } : {}),
@@ -91,7 +95,7 @@ export function createEdgeNode(parts: EdgeParts, settings: EdgeSettings = {}): E
     ...(parts.log ? { log: parts.log } : {}),
   });
   return {
-    app: app as unknown as Hono, service, catalog, cache, metrics, cloud: parts.cloud,
+    app: app as unknown as Hono, service, catalog, cache, metrics, estimates, cloud: parts.cloud,
     async close() {
       await parts.cloud.close();
       await catalog.close();

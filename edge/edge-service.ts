@@ -18,6 +18,7 @@ import { checkInputs, checkOutputNames } from '../shared/tensor-check.js';
 import type { Clock, Timers } from '../shared/time.js';
 import { cacheKey, type Digest } from './cache-key.js';
 import type { CloudTransport } from './cloud-transport.js';
+import type { LiveEstimates } from './live-estimates.js';
 import type { EdgeMetrics } from './metrics.js';
 import type { CatalogEntry, ModelCatalog } from './model-catalog.js';
 import type { CacheMode, CacheStatus, ResultCache } from './result-cache.js';
@@ -113,6 +114,8 @@ export interface EdgeServiceOptions {
    * deadline with CLEAVE_E_DEADLINE; without them only the computation's own checks apply.
    */
   readonly timers?: Timers;
+  /** Live measurements for the router, fed by every computed answer. */
+  readonly estimates?: LiveEstimates;
 }
 
 interface DeadlineWatch {
@@ -279,6 +282,7 @@ export class EdgeService {
         ...(req.priority !== undefined ? { priority: req.priority } : {}),
         ...(req.traceparent !== undefined ? { traceparent: req.traceparent } : {}),
       }, signal);
+      this.opts.estimates?.observeCloud(entry.name, batchOf(req.inputs), r, this.opts.cloud.status().load);
       return {
         version: entry.version, outputs: r.outputs, servedBy: 'cloud',
         linkMs: Math.max(0, r.totalMs - r.timing.queueMs - r.timing.computeMs),
@@ -301,7 +305,9 @@ export class EdgeService {
     if (clock.now() >= deadlineAt) throw deadlineError(entry.name);
     const t = clock.now();
     const outputs = await session.run(req.inputs, req.outputs);
-    return { version: entry.version, outputs, servedBy: 'edge', edgeMs: clock.now() - t };
+    const edgeMs = clock.now() - t;
+    this.opts.estimates?.observeEdge(entry.name, batchOf(req.inputs), edgeMs);
+    return { version: entry.version, outputs, servedBy: 'edge', edgeMs };
   }
 
   private record(r: EdgeInferResult): void {
@@ -320,6 +326,12 @@ function pickSegments(a: ComputedAnswer): Omit<EdgeTiming, 'cacheMs' | 'totalMs'
     ...(a.cloudQueueMs !== undefined ? { cloudQueueMs: a.cloudQueueMs } : {}),
     ...(a.cloudComputeMs !== undefined ? { cloudComputeMs: a.cloudComputeMs } : {}),
   };
+}
+
+/** Rows in a request: dim 0 of its first input (1 for a scalar input). */
+function batchOf(inputs: TensorMap): number {
+  for (const t of Object.values(inputs)) return Math.max(1, t.dims[0] ?? 1);
+  return 1;
 }
 
 function deadlineError(model: string): CleaveError {

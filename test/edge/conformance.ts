@@ -347,6 +347,10 @@ export function edgeConformance(label: string, start: (opts: EdgeStartOptions) =
       const direct = await fetch(`${cloud!.httpUrl}/v2/models/text-base/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
       expect(direct.status).toBe(200);
       expectClose(await logitsOf(res), await logitsOf(direct));
+      // The run fed the router's live estimates: cloud compute, and the link from the transfer.
+      const status = (await (await fetch(`${edge!.url}/v1/status`)).json()) as { estimates: { cloud: Record<string, { samples: number }[]>; link: { rttSamples: number; bwSamples: number } } };
+      expect(status.estimates.cloud['text-base']?.[0]?.samples).toBeGreaterThanOrEqual(1);
+      expect(status.estimates.link.rttSamples + status.estimates.link.bwSamples).toBeGreaterThanOrEqual(1);
     });
 
     it('serves the Cleave protocol to clients on /v1/ws', async () => {

@@ -641,6 +641,33 @@ describe('runService (the client WebSocket)', () => {
   });
 });
 
+describe('live estimates for the router', () => {
+  it('edge compute is measured per model and batch bucket', async () => {
+    const { node } = rig();
+    await node.service.infer({ model: 'mlp-small', inputs: { x: mlpInput(1) }, tenant: 't', cache: 'bypass' });
+    await node.service.infer({ model: 'mlp-small', inputs: { x: mlpInput(2) }, tenant: 't', cache: 'bypass' });
+    expect(node.estimates.edgeCompute.estimate('mlp-small', 1)).toBe(EDGE_RUN_MS);
+    expect(node.estimates.snapshot().edge['mlp-small']).toEqual([{ batch: 1, ms: EDGE_RUN_MS, samples: 2 }]);
+  });
+
+  it('a cloud run feeds cloud compute, the queue, and the link: a large upload measures bandwidth, a small one RTT', async () => {
+    const { node, clock, cloud } = rig();
+    // 1 MB up in 100 ms of link time over a 20 ms RTT: (1e6 * 8000) / (100 - 20) = 1e8 bit/s.
+    const script = (bytesUp: number, linkMs: number): Script => () => {
+      clock.advance(linkMs + 3 + 5);
+      return { outputs: { logits: logits(8, 0.5) }, timing: { queueMs: 3, computeMs: 5, batchSize: 1 }, totalMs: linkMs + 8, wire: { ms: linkMs + 8, bytesUp, bytesDown: 100 } };
+    };
+    cloud.script = script(200, 20);
+    await node.service.infer(textReq(1));
+    cloud.script = script(1_000_000, 100);
+    await node.service.infer(textReq(2));
+    const snap = node.estimates.snapshot();
+    expect(snap.link).toMatchObject({ rttMs: 20, rttSamples: 1, upSamples: 1, upBitsPerSec: 1e8 });
+    expect(snap.cloud['text-base']).toEqual([{ batch: 1, ms: 5, samples: 2 }]);
+    expect(snap.cloudQueue['text-base']).toEqual({ ms: 3, source: 'results' });
+  });
+});
+
 describe('metrics', () => {
   /** Exposition lines of one metric that carry every one of the labels. */
   const lines = (text: string, metric: string, labels: string[]): string[] =>
