@@ -174,7 +174,7 @@ export function createEdgeApp(opts: EdgeAppOptions): Hono<Env> {
     const deadlineMs = ctx.deadlineMs ?? (typeof timeoutUs === 'number' ? timeoutUs / 1000 : undefined);
     const r = await service.infer({
       model: entry.name, version: entry.version, inputs: req.inputs, tenant: ctx.tenant, cache: ctx.cache,
-      receivedAt: ctx.receivedAt, traceparent: formatTraceparent(ctx.span), ...optional('signal', signalFor(c, entry)),
+      receivedAt: ctx.receivedAt, traceparent: formatTraceparent(ctx.span), ...optional('placement', ctx.placement), ...optional('signal', signalFor(c, entry)),
       ...(req.outputs ? { outputs: req.outputs } : {}),
       ...(deadlineMs !== undefined ? { deadlineMs } : {}),
     });
@@ -199,7 +199,7 @@ export function createEdgeApp(opts: EdgeAppOptions): Hono<Env> {
     const deadlineMs = req.deadlineMs ?? ctx.deadlineMs;
     const r = await service.infer({
       model: entry.name, version: entry.version, inputs: req.inputs, tenant: ctx.tenant, cache: req.cache ?? ctx.cache,
-      receivedAt: ctx.receivedAt, traceparent: formatTraceparent(ctx.span), ...optional('signal', signalFor(c, entry)),
+      receivedAt: ctx.receivedAt, traceparent: formatTraceparent(ctx.span), ...optional('placement', ctx.placement), ...optional('signal', signalFor(c, entry)),
       ...(req.outputs ? { outputs: req.outputs } : {}),
       ...(req.priority !== undefined ? { priority: req.priority } : {}),
       ...(deadlineMs !== undefined ? { deadlineMs } : {}),

@@ -19,6 +19,8 @@ import type { Clock, Timers } from '../shared/time.js';
 import { cacheKey, type Digest } from './cache-key.js';
 import type { CloudTransport } from './cloud-transport.js';
 import type { LiveEstimates } from './live-estimates.js';
+import { StageRouter } from './stage-router.js';
+import type { PlacementPolicy } from '../shared/router/placement.js';
 import type { EdgeMetrics } from './metrics.js';
 import type { CatalogEntry, ModelCatalog } from './model-catalog.js';
 import type { CacheMode, CacheStatus, ResultCache } from './result-cache.js';
@@ -65,6 +67,11 @@ export interface EdgeInferRequest {
   readonly signal?: AbortSignal;
   /** When the request arrived, service clock ms. Default now. */
   readonly receivedAt?: number;
+  /**
+   * Where the model runs: `edge` or `cloud` fixed, `auto` chosen by the cost model from the live
+   * estimates (a model on both tiers). Default: the catalog's placement.
+   */
+  readonly placement?: PlacementPolicy;
 }
 
 export interface EdgeInferResult {
@@ -75,6 +82,8 @@ export interface EdgeInferResult {
   readonly degraded?: Degraded;
   readonly cache: CacheStatus;
   readonly timing: EdgeTiming;
+  /** For an `auto` placement: the decision and its cost terms, one line (the `x-cleave-placement` header). */
+  readonly placement?: string;
 }
 
 /** What the cache stores: an answer and the compute segments it cost when it was made. */
@@ -87,6 +96,7 @@ export interface ComputedAnswer {
   readonly linkMs?: number;
   readonly cloudQueueMs?: number;
   readonly cloudComputeMs?: number;
+  readonly placement?: string;
 }
 
 /** Bytes a cached answer holds: its tensors plus a fixed allowance for the object around them. */
@@ -130,10 +140,12 @@ const FALLBACK_ON: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['CLEAVE_E_UNAVAI
 export class EdgeService {
   private readonly defaultDeadlineMs: number;
   private readonly maxDeadlineMs: number;
+  private readonly router: StageRouter | undefined;
 
   constructor(private readonly opts: EdgeServiceOptions) {
     this.defaultDeadlineMs = opts.defaultDeadlineMs ?? 30_000;
     this.maxDeadlineMs = opts.maxDeadlineMs ?? 300_000;
+    this.router = opts.estimates ? new StageRouter(opts.estimates) : undefined;
   }
 
   /** The catalog entry a request addresses, learning the cloud's offers first if the name is new. */
@@ -188,6 +200,7 @@ export class EdgeService {
       const result: EdgeInferResult = {
         model: target.name, version: answer.version, outputs: answer.outputs, servedBy: answer.servedBy, cache: status, timing,
         ...(answer.degraded ? { degraded: answer.degraded } : {}),
+        ...(computed && answer.placement !== undefined ? { placement: answer.placement } : {}),
       };
       this.record(result);
       return result;
@@ -272,7 +285,9 @@ export class EdgeService {
   }
 
   private async compute(entry: CatalogEntry, req: EdgeInferRequest, deadlineAt: number, signal: AbortSignal): Promise<ComputedAnswer> {
-    if (entry.placement === 'edge') return this.computeAtEdge(entry, req, deadlineAt);
+    const place = this.place(entry, req, deadlineAt);
+    const note = place.explanation !== undefined ? { placement: place.explanation } : {};
+    if (place.tier === 'edge') return { ...(await this.computeAtEdge(entry, req, deadlineAt)), ...note };
     const remaining = deadlineAt - this.opts.clock.now();
     if (remaining <= 0) throw deadlineError(entry.name);
     try {
@@ -286,17 +301,46 @@ export class EdgeService {
       return {
         version: entry.version, outputs: r.outputs, servedBy: 'cloud',
         linkMs: Math.max(0, r.totalMs - r.timing.queueMs - r.timing.computeMs),
-        cloudQueueMs: r.timing.queueMs, cloudComputeMs: r.timing.computeMs,
+        cloudQueueMs: r.timing.queueMs, cloudComputeMs: r.timing.computeMs, ...note,
       };
     } catch (e) {
       const err = toCleaveError(e);
-      if (entry.fallback === undefined || !FALLBACK_ON.has(err.code) || signal.aborted) throw err;
+      if (!FALLBACK_ON.has(err.code) || signal.aborted) throw err;
+      // An edge model sent to the cloud by choice runs here instead: the same model, not degraded.
+      if (entry.placement === 'edge') return { ...(await this.computeAtEdge(entry, req, deadlineAt)), ...note };
+      if (entry.fallback === undefined) throw err;
       const fallback = this.opts.catalog.get(entry.fallback);
       const local = await this.computeAtEdge(fallback, req, deadlineAt);
       this.opts.metrics.degraded.inc({ model: entry.name, fallback: fallback.name });
       // The answer keeps the requested model's name and version: the fallback has its exact contract.
       return { ...local, version: entry.version, degraded: { fallback: fallback.name, reason: err.code } };
     }
+  }
+
+  /**
+   * The tier of one call. Fixed policies are taken as asked (a cloud model has no edge copy to
+   * run); `auto` asks the cost model, with the cloud counted only while the link is up and offers
+   * the model.
+   */
+  private place(entry: CatalogEntry, req: EdgeInferRequest, deadlineAt: number): { tier: 'edge' | 'cloud'; explanation?: string } {
+    const policy = req.placement ?? entry.placement;
+    if (policy === 'edge' && entry.placement !== 'edge') {
+      throw new CleaveError('CLEAVE_E_UNAVAILABLE', `model ${JSON.stringify(entry.name)} runs in the cloud only; it has no edge copy for placement "edge"`, { model: entry.name, placement: 'edge' });
+    }
+    if (policy !== 'auto') return { tier: policy };
+    const status = this.opts.cloud.status();
+    const cloudAvailable = status.state === 'connected' && (entry.placement === 'cloud' || status.offers.some((o) => o.name === entry.name));
+    const edgeAvailable = entry.placement === 'edge';
+    if (!this.router) return { tier: edgeAvailable ? 'edge' : 'cloud' };
+    if (!edgeAvailable && !cloudAvailable) return { tier: 'cloud' };
+    const batch = batchOf(req.inputs);
+    let bytesIn = 0;
+    for (const t of Object.values(req.inputs)) bytesIn += tensorBytes(t);
+    const { decision, explanation } = this.router.decide({
+      model: entry.name, batch, bytesIn, outputs: entry.outputs, edgeAvailable, cloudAvailable, policy: 'auto',
+      deadlineMs: Math.max(0, deadlineAt - this.opts.clock.now()),
+    });
+    return { tier: decision.tier, explanation };
   }
 
   private async computeAtEdge(entry: CatalogEntry, req: EdgeInferRequest, deadlineAt: number): Promise<ComputedAnswer> {

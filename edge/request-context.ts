@@ -10,6 +10,7 @@ import { formatServerTiming, TIMING, type TimingSegment } from '../shared/server
 import { childSpan, formatTraceparent, parseTraceparent, requestId, type RandomBytes, type TraceContext } from '../shared/trace.js';
 import type { EdgeInferResult } from './edge-service.js';
 import type { CacheMode } from './result-cache.js';
+import { PLACEMENT_POLICIES, type PlacementPolicy } from '../shared/router/placement.js';
 
 /** Request headers the edge reads. */
 export const HEADERS = {
@@ -19,6 +20,7 @@ export const HEADERS = {
   cache: 'x-cleave-cache',
   deadline: 'x-cleave-deadline-ms',
   servedBy: 'x-cleave-served-by',
+  placement: 'x-cleave-placement',
   degraded: 'x-cleave-degraded',
 } as const;
 
@@ -36,6 +38,8 @@ export interface RequestContext {
   readonly cache: CacheMode;
   /** From `x-cleave-deadline-ms`, when given. */
   readonly deadlineMs?: number;
+  /** From `x-cleave-placement` (edge, cloud or auto), when given. */
+  readonly placement?: PlacementPolicy;
   /** Service clock when the request was read, ms. */
   readonly receivedAt: number;
 }
@@ -56,8 +60,13 @@ export function readRequestContext(header: (name: string) => string | undefined,
       throw new CleaveError('CLEAVE_E_BAD_ARGUMENT', `header ${HEADERS.deadline} must be a positive number of milliseconds, got ${JSON.stringify(deadlineRaw.slice(0, 40))}`, { field: HEADERS.deadline });
     }
   }
+  const placementRaw = header(HEADERS.placement);
+  if (placementRaw !== undefined && !(PLACEMENT_POLICIES as readonly string[]).includes(placementRaw)) {
+    throw new CleaveError('CLEAVE_E_BAD_ARGUMENT', `header ${HEADERS.placement} must be one of ${PLACEMENT_POLICIES.join(', ')}, got ${JSON.stringify(placementRaw.slice(0, 40))}`, { field: HEADERS.placement });
+  }
   return {
     requestId: id,
+    ...(placementRaw !== undefined ? { placement: placementRaw as PlacementPolicy } : {}),
     span,
     tenant: tenantRaw ?? DEFAULT_TENANT,
     cache: cacheMode(header(HEADERS.cache), header('cache-control')),
@@ -104,6 +113,7 @@ export function answerHeaders(ctx: RequestContext, r: EdgeInferResult): Record<s
     [HEADERS.cache]: r.cache,
     [HEADERS.servedBy]: r.servedBy,
   };
+  if (r.placement !== undefined) h[HEADERS.placement] = r.placement;
   if (r.degraded) h[HEADERS.degraded] = `fallback=${r.degraded.fallback}; reason=${r.degraded.reason}`;
   return h;
 }

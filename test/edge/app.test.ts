@@ -289,6 +289,17 @@ describe('inference routes', () => {
 });
 
 describe('request headers', () => {
+  it('x-cleave-placement: auto answers with the decision; an invalid value is 400 naming the header', async () => {
+    const node = makeNode();
+    const res = await post(node, '/v2/models/mlp-small/infer', kserveMlp(), { 'x-cleave-placement': 'auto', 'x-cleave-cache': 'bypass' });
+    expect(res.status).toBe(200);
+    // No cloud: the edge is the only tier, and the header says why.
+    expect(res.headers.get('x-cleave-placement')).toMatch(/^tier=edge; total=/);
+    const bad = await expectError(await post(node, '/v2/models/mlp-small/infer', kserveMlp(), { 'x-cleave-placement': 'moon' }), 400, 'CLEAVE_E_BAD_ARGUMENT');
+    expect(bad.message).toContain('x-cleave-placement');
+    expect(bad.detail).toEqual({ field: 'x-cleave-placement' });
+  });
+
   it('an invalid x-cleave-cache is 400 naming the header', async () => {
     const node = makeNode();
     for (const path of ['/v2/models/mlp-small/infer', '/v1/models/mlp-small/infer']) {

@@ -668,6 +668,55 @@ describe('live estimates for the router', () => {
   });
 });
 
+describe('placement per request', () => {
+  const mlpOffer: ModelOffer = {
+    name: 'mlp-small', version: 1, maxBatchSize: 8,
+    inputs: [{ name: 'x', dtype: 'float32', shape: [-1, 64] }], outputs: [{ name: 'logits', dtype: 'float32', shape: [-1, 10] }],
+  };
+  const mlpReq = (seed: number, placement: EdgeInferRequest['placement']): EdgeInferRequest =>
+    ({ model: 'mlp-small', inputs: { x: mlpInput(seed) }, tenant: 't', cache: 'bypass', ...(placement ? { placement } : {}) });
+
+  it('auto follows the link: a fast link sends an edge model to the cloud, a slow one keeps it on the edge, and back', async () => {
+    const { node, cloud, clock } = rig();
+    cloud.offers = [mlpOffer];
+    cloud.script = answer(clock, { logits: logits(10, 0.5) }, { queueMs: 0, computeMs: 2 });
+    // No measurement yet: the edge's optimistic prior (0 ms) beats a link known only by its 50 ms prior.
+    const first = await node.service.infer(mlpReq(1, 'auto'));
+    expect(first.servedBy).toBe('edge');
+    expect(first.placement).toMatch(/^tier=edge; total=0\.0;.*prior=1/);
+    // The link turns out fast (1 ms RTT): the cloud (1 ms + transfer + 0 ms compute prior) beats 7 ms of edge compute.
+    node.estimates.link.observeRtt(1);
+    const second = await node.service.infer(mlpReq(2, 'auto'));
+    expect(second.servedBy).toBe('cloud');
+    expect(second.placement).toMatch(/^tier=cloud; total=1\.[0-9]; rtt=1\.0; .*vs edge=7\.0/);
+    // The link slows to 100 ms RTT (the estimate follows within its half-life): back to the edge.
+    for (let i = 0; i < 5; i++) {
+      clock.advance(10_000);
+      node.estimates.link.observeRtt(100);
+    }
+    const third = await node.service.infer(mlpReq(3, 'auto'));
+    expect(third.servedBy).toBe('edge');
+    expect(cloud.calls).toHaveLength(1);
+  });
+
+  it('a fixed placement is obeyed; an edge model sent to an unreachable cloud runs on the edge, not degraded', async () => {
+    const { node, cloud } = rig();
+    cloud.offers = [mlpOffer];
+    cloud.script = fail('CLEAVE_E_UNAVAILABLE');
+    const r = await node.service.infer(mlpReq(4, 'cloud'));
+    expect(cloud.calls).toHaveLength(1);
+    expect(r.servedBy).toBe('edge');
+    expect(r.degraded).toBeUndefined();
+    expect(r.placement).toBeUndefined();
+  });
+
+  it('placement edge for a cloud-only model is refused with CLEAVE_E_UNAVAILABLE', async () => {
+    const { node, cloud } = rig();
+    await expect(node.service.infer(textReq(5, { placement: 'edge' }))).rejects.toMatchObject({ code: 'CLEAVE_E_UNAVAILABLE', message: expect.stringContaining('no edge copy') });
+    expect(cloud.calls).toHaveLength(0);
+  });
+});
+
 describe('metrics', () => {
   /** Exposition lines of one metric that carry every one of the labels. */
   const lines = (text: string, metric: string, labels: string[]): string[] =>
