@@ -154,7 +154,10 @@ export function createEdgeApp(opts: EdgeAppOptions): Hono<Env> {
   const readBody = (c: Context): Promise<Uint8Array> => (opts.readBody ?? webBodyReader)(c, maxBody);
   // Only a cloud run can be cancelled once started; asking for the request's signal costs a web
   // Request on @hono/node-server, so edge models do without it.
-  const signalFor = (c: Context, e: CatalogEntry): AbortSignal | undefined => (e.placement === 'cloud' ? c.req.raw.signal : undefined);
+  const signalFor = (c: Context<Env>, e: CatalogEntry): AbortSignal | undefined => {
+    const placement = c.get('ctx').placement;
+    return e.placement === 'cloud' || (placement !== undefined && placement !== 'edge') ? c.req.raw.signal : undefined;
+  };
 
   const kserveInfer = async (c: Context<Env>): Promise<Response> => {
     const ctx = c.get('ctx');

@@ -171,7 +171,8 @@ export class EdgeService {
       const target = entry;
       const compute = (signal: AbortSignal): Promise<ComputedAnswer> => this.compute(target, req, deadlineAt, signal);
       // Only a cloud run waits on something that can outlive its budget; edge compute is short and not cancellable.
-      watch = target.placement === 'cloud' ? this.watchDeadline(req.signal, deadlineAt) : undefined;
+      const mayGoToCloud = target.placement === 'cloud' || (req.placement !== undefined && req.placement !== 'edge');
+      watch = mayGoToCloud ? this.watchDeadline(req.signal, deadlineAt) : undefined;
       const signal = watch?.signal ?? req.signal;
 
       const tc = clock.now();
