@@ -241,6 +241,7 @@ export class CloudLink implements CloudTransport {
       ...(token !== undefined && this.opts.tokenInHello ? { token } : {}),
       onLoad: (load) => { if (this.current === conn) this.load = load; },
       onGoaway: (_code, reason) => this.onGoaway(conn, reason),
+      onUnreadable: (err) => this.opts.log?.({ event: 'cloud-unreadable-message', url: this.safeUrl, code: err.code, message: err.message }),
       onClose: (code, reason) => this.end(conn, `connection to ${this.safeUrl} closed (${code}${reason ? ` ${reason}` : ''})${conn.socketError ? `: ${conn.socketError}` : ''}`),
     });
     conn.client = client;

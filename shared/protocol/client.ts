@@ -42,6 +42,12 @@ export interface ClientOptions {
   readonly onLoad?: (load: LoadFrame) => void;
   readonly onGoaway?: (code: ErrorCode, reason: string) => void;
   readonly onClose?: (code: number, reason: string) => void;
+  /**
+   * A message from the server that could not be read and belongs to no stream (nothing else
+   * hears of it). Without this hook such a message is dropped silently: a server speaking
+   * another dialect then shows only as a handshake timeout.
+   */
+  readonly onUnreadable?: (err: CleaveError) => void;
 }
 
 /** A run as the caller states it. */
@@ -294,6 +300,7 @@ export class ProtocolClient {
       // A reply we cannot read still ends its stream when the id was readable.
       const id = typeof err.detail.id === 'number' ? err.detail.id : 0;
       if (id > 0) this.terminal(id, err);
+      else this.opts.onUnreadable?.(err);
       return;
     }
     switch (frame.t) {

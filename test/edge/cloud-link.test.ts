@@ -229,6 +229,17 @@ describe('backoffDelayMs', () => {
 });
 
 describe('CloudLink', () => {
+  it('logs a message from the cloud it cannot read that belongs to no stream, and keeps the link', async () => {
+    const events: Record<string, unknown>[] = [];
+    const t = await connected({ log: (e) => events.push(e) });
+    t.cloud.last.deliver(new Uint8Array([0xc1, 0x00, 0x01]));
+    await flush();
+    expect(events).toContainEqual(expect.objectContaining({ event: 'cloud-unreadable-message', code: 'CLEAVE_E_PROTOCOL' }));
+    expect(t.link.status().state).toBe('connected');
+    await expect(t.link.run(req())).resolves.toMatchObject({ outputs: { y: expect.anything() } });
+    await t.link.close();
+  });
+
   it('does not connect until start(), then connects and runs a model', async () => {
     const { cloud, link, states } = setup();
     await flush();
