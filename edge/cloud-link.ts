@@ -62,6 +62,8 @@ export interface CloudLinkOptions {
   readonly onStateChange?: (status: LinkStatus) => void;
   /** Receives one event per connect, loss, GOAWAY and heartbeat timeout. */
   readonly log?: (event: Record<string, unknown>) => void;
+  /** Each PING's round trip, ms, as measured (the router's link estimator takes raw samples). */
+  readonly onRtt?: (ms: number) => void;
 }
 
 /**
@@ -275,10 +277,11 @@ export class CloudLink implements CloudTransport {
       this.end(conn, `no PONG from ${this.safeUrl} within ${this.heartbeatTimeoutMs} ms: the link is dead or blackholed`, HEARTBEAT_CLOSE_CODE, 'heartbeat timeout');
     }, this.heartbeatTimeoutMs);
     client.ping().then(
-      () => {
+      (sample) => {
         if (conn.phase !== 'open') return;
         this.stopTimer(conn);
         this.rtt = client.rttMs;
+        this.opts.onRtt?.(sample);
         conn.timer = this.opts.timers.setTimeout(() => {
           conn.timer = undefined;
           if (conn.phase === 'open') this.beat(conn, client);

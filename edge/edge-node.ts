@@ -44,6 +44,8 @@ export interface EdgeParts {
   readonly random: RandomBytes;
   readonly digest: Digest;
   readonly upgradeWebSocket?: UpgradeWebSocket;
+  /** Live estimates to use (default: new ones); pass them when the cloud link feeds them too (PING RTTs). */
+  readonly estimates?: LiveEstimates;
   /** The runtime's cheapest way to read a request body (default: the WHATWG stream). */
   readonly readBody?: BodyReader;
   /** Node process metrics on /metrics (Node only). */
@@ -78,7 +80,7 @@ export function createEdgeNode(parts: EdgeParts, settings: EdgeSettings = {}): E
     sizeOf: answerBytes,
     onEvent: (e) => metrics.cacheEvent(e),
   });
-  const estimates = new LiveEstimates(parts.clock);
+  const estimates = parts.estimates ?? new LiveEstimates(parts.clock);
   const service = new EdgeService({
     catalog, cloud: parts.cloud, cache, metrics, clock: parts.clock, timers: parts.timers, digest: parts.digest, estimates,
     ...(settings.defaultDeadlineMs !== undefined ? { defaultDeadlineMs: settings.defaultDeadlineMs } : {}),

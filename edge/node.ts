@@ -22,6 +22,7 @@ import type { Digest } from './cache-key.js';
 import { NO_CLOUD, type CloudTransport } from './cloud-transport.js';
 import type { EdgeConfig } from './config.js';
 import { createEdgeNode, type EdgeNode } from './edge-node.js';
+import { LiveEstimates } from './live-estimates.js';
 import { nodeCloudLink } from './node-socket.js';
 import { zooCatalogEntries } from './zoo-catalog.js';
 
@@ -65,10 +66,15 @@ export async function startEdgeServer(config: EdgeConfig, hooks: { log?: (event:
     throw new CleaveError('CLEAVE_E_NOT_FOUND', `no manifest.json in model folder ${dir}; write one with \`cleave models --out ${dir}\``, { path: dir });
   }
   const registry = await nodeBackends();
+  const estimates = new LiveEstimates(systemClock);
   const backend = registry.get(config.backend === 'auto' ? undefined : config.backend);
   const cloud: CloudTransport = config.cloudUrl === undefined
     ? NO_CLOUD
-    : nodeCloudLink({ url: config.cloudUrl, ...(config.cloudToken !== undefined ? { token: config.cloudToken } : {}), client: 'cleave-edge/0.1.0', ...(log ? { log } : {}) }).start();
+    : nodeCloudLink({
+      url: config.cloudUrl, ...(config.cloudToken !== undefined ? { token: config.cloudToken } : {}), client: 'cleave-edge/0.1.0', ...(log ? { log } : {}),
+      // Heartbeat round trips are RTT samples for the router, on top of those its own traffic gives.
+      onRtt: (ms) => estimates.link.observeRtt(ms),
+    }).start();
 
   let warmed = false;
   let draining = false;
@@ -85,7 +91,7 @@ export async function startEdgeServer(config: EdgeConfig, hooks: { log?: (event:
   const node = createEdgeNode({
     backend,
     models: zooCatalogEntries(manifest, { bytesOf: (file) => readFile(join(dir, file)).then((b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength)), cloud: config.cloudUrl !== undefined }),
-    cloud, clock: systemClock, timers: systemTimers, random: pooledRandomBytes(), digest: nodeSha256,
+    cloud, estimates, clock: systemClock, timers: systemTimers, random: pooledRandomBytes(), digest: nodeSha256,
     upgradeWebSocket, readBody: nodeBodyReader, processMetrics: hooks.processMetrics ?? true,
     // Readiness turns 503 while draining, so a load balancer stops sending before the port closes.
     isReady: () => !draining && (warmed || !config.warm),

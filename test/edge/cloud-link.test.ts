@@ -463,7 +463,8 @@ describe('CloudLink', () => {
   });
 
   it('heartbeat: a PING right after the handshake, then heartbeatMs after each PONG; rttMs is their EWMA', async () => {
-    const { cloud, clock, link } = setup();
+    const samples: number[] = [];
+    const { cloud, clock, link } = setup({ onRtt: (ms) => samples.push(ms) });
     cloud.latencyMs = 20;
     link.start();
     await flush();
@@ -487,6 +488,8 @@ describe('CloudLink', () => {
     clock.advance(60);
     await flush();
     expect(link.status().rttMs).toBe(30); // 20 + 0.25 * (60 - 20)
+    // onRtt gets the raw samples, not the EWMA: the router's estimator smooths them its own way.
+    expect(samples).toEqual([20, 60]);
     await link.close();
   });
 
