@@ -13,15 +13,9 @@ import type { ModelOffer, TensorSpec } from '../shared/protocol/frames.js';
 /** Where a model runs. */
 export type Placement = 'edge' | 'cloud';
 
-/** One model the edge knows. */
-export interface CatalogEntry {
-  readonly name: string;
-  readonly version: number;
+/** One model the edge knows: its contract as the protocol offers it, and where it runs. */
+export interface CatalogEntry extends ModelOffer {
   readonly placement: Placement;
-  readonly inputs: readonly TensorSpec[];
-  readonly outputs: readonly TensorSpec[];
-  /** Largest batch the model takes (dim 0); 0 when it has no batch dim. */
-  readonly maxBatchSize: number;
   /** For cloud models: an edge model with the same inputs and outputs that serves degraded answers. */
   readonly fallback?: string;
   /** For edge models: the ONNX bytes. Called once, on first use. */

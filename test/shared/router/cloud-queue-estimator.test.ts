@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { isCleaveError } from '../../../shared/errors.js';
 import type { ModelLoad, RunTiming } from '../../../shared/protocol/frames.js';
 import {
   CloudQueueEstimator,
@@ -7,6 +6,7 @@ import {
   DEFAULT_QUEUE_HALF_LIFE_MS,
 } from '../../../shared/router/cloud-queue-estimator.js';
 import { ManualClock } from '../../../shared/time.js';
+import { cleaveErrorOf } from '../../helpers/errors.js';
 
 function load(over: Partial<ModelLoad> = {}): ModelLoad {
   return { queued: 0, running: 0, queueMs: 0, computeMs: 0, batchSize: 1, ...over };
@@ -163,14 +163,9 @@ describe('CloudQueueEstimator', () => {
       [() => new CloudQueueEstimator({ clock: new ManualClock(), loadStaleMs: 0 }), /loadStaleMs = 0/],
       [() => new CloudQueueEstimator({ clock: new ManualClock(), halfLifeMs: Infinity }), /halfLifeMs = Infinity/],
     ])('rejects bad input %#', (f, msg) => {
-      let err: unknown;
-      try {
-        f();
-      } catch (e) {
-        err = e;
-      }
-      expect(isCleaveError(err, 'CLEAVE_E_BAD_ARGUMENT')).toBe(true);
-      expect((err as Error).message).toMatch(msg);
+      const err = cleaveErrorOf(() => f());
+      expect(err.code).toBe('CLEAVE_E_BAD_ARGUMENT');
+      expect(err.message).toMatch(msg);
     });
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { isCleaveError } from '../../../shared/errors.js';
 import { batchBucket, ComputeEstimator, DEFAULT_COMPUTE_HALF_LIFE_MS } from '../../../shared/router/compute-estimator.js';
 import { ManualClock } from '../../../shared/time.js';
+import { cleaveErrorOf } from '../../helpers/errors.js';
 
 function estimator(halfLifeMs = 1000): { clock: ManualClock; ce: ComputeEstimator } {
   const clock = new ManualClock();
@@ -106,14 +106,9 @@ describe('ComputeEstimator', () => {
 
   it.each([-1, NaN, Infinity])('rejects compute ms = %d with CLEAVE_E_BAD_ARGUMENT', (ms) => {
     const { ce } = estimator();
-    let err: unknown;
-    try {
-      ce.observe('m', 1, ms);
-    } catch (e) {
-      err = e;
-    }
-    expect(isCleaveError(err, 'CLEAVE_E_BAD_ARGUMENT')).toBe(true);
-    expect((err as Error).message).toMatch(/compute ms = .* for model "m": expected a finite number >= 0/);
+    const err = cleaveErrorOf(() => ce.observe('m', 1, ms));
+    expect(err.code).toBe('CLEAVE_E_BAD_ARGUMENT');
+    expect(err.message).toMatch(/compute ms = .* for model "m": expected a finite number >= 0/);
     expect(ce.estimate('m', 1)).toBeUndefined();
   });
 

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { isCleaveError } from '../../../shared/errors.js';
 import {
   DEFAULT_LINK_STALE_AFTER_MS,
   DEFAULT_MIN_BANDWIDTH_BYTES,
@@ -9,6 +8,7 @@ import {
   type LinkEstimatorOptions,
 } from '../../../shared/router/link-estimator.js';
 import { ManualClock } from '../../../shared/time.js';
+import { cleaveErrorOf } from '../../helpers/errors.js';
 
 function link(opts: Omit<LinkEstimatorOptions, 'clock'> = {}): { clock: ManualClock; le: LinkEstimator } {
   const clock = new ManualClock();
@@ -225,13 +225,8 @@ describe('LinkEstimator arguments', () => {
     [() => link({ minBytes: -1 }), /minBytes = -1/],
     [() => link({ halfLifeMs: -1 }), /halfLifeMs = -1/],
   ])('rejects bad input %#', (f, msg) => {
-    let err: unknown;
-    try {
-      f();
-    } catch (e) {
-      err = e;
-    }
-    expect(isCleaveError(err, 'CLEAVE_E_BAD_ARGUMENT')).toBe(true);
-    expect((err as Error).message).toMatch(msg);
+    const err = cleaveErrorOf(() => f());
+    expect(err.code).toBe('CLEAVE_E_BAD_ARGUMENT');
+    expect(err.message).toMatch(msg);
   });
 });
