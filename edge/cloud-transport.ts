@@ -5,7 +5,7 @@
  * this interface.
  */
 import { CleaveError } from '../shared/errors.js';
-import type { RunTiming, ModelOffer, LoadFrame, TensorMap } from '../shared/protocol/frames.js';
+import type { RunTiming, ModelOffer, LoadFrame, StageRef, TensorMap } from '../shared/protocol/frames.js';
 
 /** Where the link is. */
 export type LinkState =
@@ -48,6 +48,19 @@ export interface CloudRunRequest {
   readonly priority?: number;
   /** W3C traceparent of the edge's span for this request. */
   readonly traceparent?: string;
+  /**
+   * Run these models as one subgraph request (a workflow's consecutive cloud stages), so
+   * intermediates stay in the cloud; `model` then names the subgraph for logs and metrics.
+   */
+  readonly stages?: readonly StageRef[];
+  /** Send float32 inputs int8-encoded (a split model's activation over a slow link). */
+  readonly int8Inputs?: boolean;
+  /**
+   * Receives each stage's outputs of a subgraph run as they complete (PARTIAL frames). A
+   * transport that cannot stream (the Worker's Durable Object over RPC) never calls it; the
+   * caller then learns every stage's outputs from the result.
+   */
+  readonly onPartial?: (stage: number, model: string, outputs: TensorMap) => void;
 }
 
 /** A run's answer, with where its time went. */

@@ -73,7 +73,9 @@ export class DurableObjectTransport implements CloudTransport {
     if (signal?.aborted) throw new CleaveError('CLEAVE_E_CANCELLED', `the request for model ${JSON.stringify(req.model)} was cancelled`);
     let reply: LinkRunReply;
     try {
-      reply = await this.stub().run(rpcPlain(req));
+      // A callback cannot cross RPC: the Worker learns stage outputs from the result instead.
+      const { onPartial: _onPartial, ...plain } = req;
+      reply = await this.stub().run(rpcPlain(plain));
     } catch (e) {
       // The object itself failed (reset, overloaded): the link is as good as down for this request.
       throw isCleaveError(e) ? e : new CleaveError('CLEAVE_E_UNAVAILABLE', `the cloud link object failed: ${(e as Error).message}`, {}, { cause: e });
