@@ -23,3 +23,12 @@ interface WorkersWebSocket {
   addEventListener(type: 'close', listener: (ev: { code: number; reason: string }) => void): void;
   addEventListener(type: 'error', listener: (ev: unknown) => void): void;
 }
+
+/**
+ * The KV namespace bindings of wrangler.toml `[[kv_namespaces]]`, for the Worker's env type to
+ * extend. The KV type is the structural one the stores use, not @cloudflare/workers-types'.
+ */
+interface CleaveKvBindings {
+  /** Deployed workflows (edge/workflow-kv-store.ts, `workflowKvStoreFromEnv`); absent when not bound. */
+  readonly WORKFLOWS?: import('./workflow-kv-store.js').KvNamespaceLike;
+}

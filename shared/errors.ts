@@ -39,13 +39,21 @@ export const ERROR_CODES = {
   CLEAVE_E_CANCELLED: { http: 499, wsClose: 1000, summary: 'the client cancelled the request' },
   CLEAVE_E_UNAVAILABLE: { http: 503, wsClose: 1001, summary: 'the server or model is not ready, shutting down, or unreachable' },
   CLEAVE_E_MEDIA_TYPE: { http: 415, wsClose: 1003, summary: 'a request body has a content type the endpoint does not read' },
+  CLEAVE_E_WORKFLOW_INVALID: { http: 400, wsClose: 1007, summary: 'a workflow document has problems; detail.problems lists every one as { at, message }' },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 /** One of the stable error code strings. */
 export type ErrorCode = keyof typeof ERROR_CODES;
 
-/** Structured detail attached to an error (offsets, names, expected values). */
-export type ErrorDetail = Readonly<Record<string, string | number | boolean | readonly (string | number)[]>>;
+/** A flat record inside an error detail list, e.g. one workflow problem `{ at, message }`. */
+export type ErrorDetailRecord = Readonly<Record<string, string | number | boolean>>;
+
+/**
+ * Structured detail attached to an error (offsets, names, expected values). Lists of flat records
+ * are for HTTP answers (CLEAVE_E_WORKFLOW_INVALID's `problems`); the WebSocket protocol's ERROR
+ * frame carries only scalars and lists of strings and numbers (shared/protocol/validate.ts).
+ */
+export type ErrorDetail = Readonly<Record<string, string | number | boolean | readonly (string | number)[] | readonly ErrorDetailRecord[]>>;
 
 /** The Cleave error: a message for people, a code for programs, detail for both. */
 export class CleaveError extends Error {
