@@ -46,6 +46,11 @@ export interface CloudConfig {
   readonly inferenceWorkers: boolean;
   /** Write JSON log lines to stderr. Default true (env CLEAVE_LOG=off turns it off). */
   readonly log: boolean;
+  /**
+   * Serve every single-tensor split tail of each float batched model, named by splitPartName and
+   * loaded on first use (cloud/repository/split-source.ts). Default true (env CLEAVE_SPLIT_TAILS=off).
+   */
+  readonly splitTails: boolean;
 }
 
 export const DEFAULT_CLOUD_CONFIG: CloudConfig = {
@@ -64,6 +69,7 @@ export const DEFAULT_CLOUD_CONFIG: CloudConfig = {
   intraOpThreads: 0,
   inferenceWorkers: true,
   log: true,
+  splitTails: true,
 };
 
 /** Raw settings as strings, from env or flags. */
@@ -75,6 +81,7 @@ const ENV: Record<string, keyof CloudConfig> = {
   CLEAVE_MEMORY_BUDGET: 'memoryBudgetBytes', CLEAVE_MAX_FRAME_BYTES: 'maxFrameBytes', CLEAVE_MAX_STREAMS: 'maxStreams',
   CLEAVE_MAX_BODY_BYTES: 'maxBodyBytes', CLEAVE_LOAD_INTERVAL_MS: 'loadIntervalMs', CLEAVE_DRAIN_TIMEOUT_MS: 'drainTimeoutMs',
   CLEAVE_INTRA_OP_THREADS: 'intraOpThreads', CLEAVE_INFERENCE_WORKERS: 'inferenceWorkers', CLEAVE_LOG: 'log',
+  CLEAVE_SPLIT_TAILS: 'splitTails',
 };
 
 /** Settings found in `env`. */
@@ -113,5 +120,6 @@ export function resolveCloudConfig(env: RawCloudSettings, flags: RawCloudSetting
     intraOpThreads: int(raw.intraOpThreads, 'intraOpThreads', 0, 1024) ?? d.intraOpThreads,
     inferenceWorkers: bool(raw.inferenceWorkers, 'inferenceWorkers') ?? d.inferenceWorkers,
     log: bool(raw.log, 'log') ?? d.log,
+    splitTails: bool(raw.splitTails, 'splitTails') ?? d.splitTails,
   };
 }

@@ -92,8 +92,13 @@ export class InferenceService implements RunService {
   }
 
   /**
-   * Runs stages in order; each takes its inputs by name from the request's inputs and earlier
-   * stages' outputs. Returns the requested names from that pool, default the last stage's outputs.
+   * Runs stages in order over a pool of tensors: the request's inputs, then each stage's outputs
+   * as it finishes, under `"<id>.<output>"` for a stage with an `id` and `"<output>"` otherwise
+   * (a later output of the same key replaces an earlier one). A stage reads each input from the
+   * pool key its `inputs` mapping names, default the input's own name. Returns the requested
+   * pool keys, default the last stage's outputs (under their own names, as PARTIALs carry them).
+   * CLEAVE_E_BAD_ARGUMENT for a repeated stage id, a mapping naming an input the model lacks, or
+   * an input whose pool key is missing (the message lists the keys there are).
    */
   runStages(req: StagesRequest): InferHandle {
     const receivedAt = req.receivedAt ?? this.opts.clock.now();
@@ -102,6 +107,7 @@ export class InferenceService implements RunService {
     const promise = (async (): Promise<InferResult> => {
       if (this.refusing) throw this.refusing;
       if (req.stages.length === 0) throw new CleaveError('CLEAVE_E_BAD_ARGUMENT', `subgraph "${req.name}" has no stages`);
+      checkStageIds(req.name, req.stages);
       const pool: TensorMap = Object.create(null) as TensorMap;
       for (const [k, v] of Object.entries(req.inputs)) pool[k] = v;
       let last: InferResult | undefined;
@@ -115,16 +121,7 @@ export class InferenceService implements RunService {
           throw new CleaveError('CLEAVE_E_DEADLINE', `subgraph "${req.name}" passed its deadline before stage ${i} ("${stage.model}")`, { stage: i });
         }
         const config = await this.opts.repository.config(stage.model, stage.version);
-        const feeds: TensorMap = Object.create(null) as TensorMap;
-        for (const spec of config.inputs) {
-          const t = pool[spec.name];
-          if (!t) {
-            throw new CleaveError('CLEAVE_E_BAD_ARGUMENT',
-              `stage ${i} ("${stage.model}") of subgraph "${req.name}" needs input "${spec.name}", which neither the request nor an earlier stage provides; have: ${Object.keys(pool).join(', ')}`,
-              { stage: i, input: spec.name });
-          }
-          feeds[spec.name] = t;
-        }
+        const feeds = stageFeeds(req.name, i, stage, config, pool);
         current = this.infer({
           model: stage.model,
           ...(stage.version !== undefined ? { version: stage.version } : {}),
@@ -139,7 +136,8 @@ export class InferenceService implements RunService {
         queueMs += last.timing.queueMs;
         computeMs += last.timing.computeMs;
         if (i === 0) firstBatch = last.timing.batchSize;
-        for (const [k, v] of Object.entries(last.outputs)) pool[k] = v;
+        const prefix = stage.id !== undefined ? `${stage.id}.` : '';
+        for (const [k, v] of Object.entries(last.outputs)) pool[prefix + k] = v;
         req.onStage?.(i, stage.model, last.outputs);
       }
       const outputs = req.outputs ? pickFromPool(req.name, pool, req.outputs) : last!.outputs;
@@ -240,6 +238,55 @@ function pick(outputs: TensorMap, names: readonly string[]): TensorMap {
     if (t) out[n] = t;
   }
   return out;
+}
+
+/** `stage 1 ("asr", model "audio-large")`, for messages. */
+function stageLabel(i: number, stage: StageRef): string {
+  return `stage ${i} (${stage.id !== undefined ? `"${stage.id}", ` : ''}model "${stage.model}")`;
+}
+
+/** Pool keys for a message: sorted, at most 32 of them. */
+function poolKeys(pool: TensorMap): string[] {
+  return Object.keys(pool).sort().slice(0, 32);
+}
+
+function checkStageIds(name: string, stages: readonly StageRef[]): void {
+  const seen = new Map<string, number>();
+  stages.forEach((s, i) => {
+    if (s.id === undefined) return;
+    const first = seen.get(s.id);
+    if (first !== undefined) {
+      throw new CleaveError('CLEAVE_E_BAD_ARGUMENT', `subgraph "${name}": stages ${first} and ${i} both have the id "${s.id}"; stage ids must be unique in a run`, { stage: i, id: s.id });
+    }
+    seen.set(s.id, i);
+  });
+}
+
+/** One stage's feeds from the pool, through its input mapping. */
+function stageFeeds(name: string, i: number, stage: StageRef, config: ModelConfig, pool: TensorMap): TensorMap {
+  const mapping = stage.inputs ?? {};
+  for (const input of Object.keys(mapping)) {
+    if (!config.inputs.some((s) => s.name === input)) {
+      throw new CleaveError('CLEAVE_E_BAD_ARGUMENT',
+        `${stageLabel(i, stage)} of subgraph "${name}" maps input "${input}", which the model does not have; its inputs: ${config.inputs.map((s) => s.name).join(', ')}`,
+        { stage: i, model: stage.model, input });
+    }
+  }
+  const feeds: TensorMap = Object.create(null) as TensorMap;
+  for (const spec of config.inputs) {
+    const mapped = Object.hasOwn(mapping, spec.name) ? mapping[spec.name] : undefined;
+    const key = mapped ?? spec.name;
+    const t = pool[key];
+    if (!t) {
+      const have = poolKeys(pool);
+      const source = mapped !== undefined ? `from pool key "${key}"` : 'by its own name';
+      throw new CleaveError('CLEAVE_E_BAD_ARGUMENT',
+        `${stageLabel(i, stage)} of subgraph "${name}" reads input "${spec.name}" ${source}, which neither the request nor an earlier stage provides; pool keys: ${have.join(', ') || 'none'}`,
+        { stage: i, model: stage.model, input: spec.name, key, have });
+    }
+    feeds[spec.name] = t;
+  }
+  return feeds;
 }
 
 function pickFromPool(name: string, pool: TensorMap, names: readonly string[]): TensorMap {

@@ -21,6 +21,8 @@ import { InferenceService } from './inference-service.js';
 import { CloudMetrics } from './metrics.js';
 import { FolderSource } from './repository/folder-source.js';
 import { ModelRepository } from './repository/model-lifecycle.js';
+import type { ModelSource } from './repository/model-source.js';
+import { SplitSource } from './repository/split-source.js';
 import { ZooSource } from './repository/zoo-source.js';
 import { ServerSession, type SessionMetrics } from '../shared/protocol/server-session.js';
 import { createWorkerBackend } from './worker-backend.js';
@@ -60,13 +62,15 @@ export async function startCloudServer(config: CloudConfig, opts: CloudServerOpt
   const backend = config.inferenceWorkers
     ? createWorkerBackend({ providers: device.executionProviders })
     : (await nodeBackends()).get('onnxruntime-node');
-  let source;
+  let source: ModelSource;
   if (config.repository) {
     source = new FolderSource(config.repository, { defaultMaxBatchSize: config.maxBatchSize, warn: (m: string) => log({ event: 'warn', message: m }) });
   } else {
     await ensureZoo();
     source = new ZooSource(DEFAULT_ZOO_DIR, { defaultMaxBatchSize: config.maxBatchSize });
   }
+  // Tails are on-demand models: listed and runnable by name, neither warmed nor offered.
+  if (config.splitTails) source = new SplitSource(source, { warn: (m: string) => log({ event: 'warn', message: m }) });
   const metrics = new CloudMetrics({ processMetrics: opts.processMetrics ?? true });
   metrics.modelMemoryBudget.set(config.memoryBudgetBytes);
   const repository = new ModelRepository({

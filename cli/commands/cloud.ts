@@ -11,7 +11,7 @@ interface CloudFlags {
   port?: string; host?: string; repository?: string; device?: string; token?: string[];
   maxBatchSize?: string; maxQueueDelayMs?: string; batching?: boolean; memoryBudget?: string;
   maxFrameBytes?: string; maxStreams?: string; maxBodyBytes?: string; loadIntervalMs?: string;
-  drainTimeoutMs?: string; intraOpThreads?: string; log?: boolean; inferenceWorkers?: boolean;
+  drainTimeoutMs?: string; intraOpThreads?: string; log?: boolean; inferenceWorkers?: boolean; splitTails?: boolean;
 }
 
 export function registerCloud(program: Command): void {
@@ -34,6 +34,7 @@ export function registerCloud(program: Command): void {
     .option('--drain-timeout-ms <ms>', 'longest graceful drain on SIGTERM (env CLEAVE_DRAIN_TIMEOUT_MS, default 30000)')
     .option('--intra-op-threads <n>', 'threads per onnxruntime operator, 0 = runtime default (env CLEAVE_INTRA_OP_THREADS)')
     .option('--no-inference-workers', 'run models on the main thread instead of one worker thread per model (env CLEAVE_INFERENCE_WORKERS=off)')
+    .option('--no-split-tails', 'do not serve split tails (<model>.tail.<tensor>, loaded on first use) of the repository models (env CLEAVE_SPLIT_TAILS=off)')
     .option('--no-log', 'no JSON log lines on stderr (env CLEAVE_LOG=off)')
     .addHelpText('after', `
 Endpoints (docs/cloud.md):
@@ -53,6 +54,7 @@ Endpoints (docs/cloud.md):
         maxBodyBytes: flags.maxBodyBytes, loadIntervalMs: flags.loadIntervalMs, drainTimeoutMs: flags.drainTimeoutMs,
         intraOpThreads: flags.intraOpThreads,
         inferenceWorkers: flags.inferenceWorkers === false ? false : undefined,
+        splitTails: flags.splitTails === false ? false : undefined,
       };
       const config = resolveCloudConfig(cloudSettingsFromEnv(process.env), raw);
       const server = await startCloudServer(config);

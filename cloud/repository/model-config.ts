@@ -52,6 +52,13 @@ export interface ModelConfig {
   readonly priority?: number;
   /** Free text for /metadata and logs. */
   readonly description?: string;
+  /**
+   * Load on first use only: loadAll does not load it at startup and offers() leaves it out of
+   * WELCOME (and the startup log), but it resolves, loads and runs by name like any other model and
+   * is in the repository index. For models that exist in dozens (split tails: split-source.ts)
+   * and that clients name themselves. Default false.
+   */
+  readonly onDemand?: boolean;
 }
 
 /**
@@ -68,6 +75,7 @@ export interface ModelConfigFile {
   readonly warmup: WarmupConfig;
   readonly priority?: number;
   readonly description?: string;
+  readonly onDemand?: boolean;
 }
 
 const nameSchema = z.string().regex(MODEL_NAME_PATTERN, {
@@ -96,6 +104,7 @@ const commonFields = {
   warmup: warmupSchema,
   priority: z.int().min(1).optional(),
   description: z.string().max(4096).optional(),
+  onDemand: z.boolean().optional(),
 };
 
 type Issue = { path: PropertyKey[]; message: string };

@@ -561,12 +561,14 @@ export class ModelRepository {
    * evicting. A model that does not fit in what is left of the budget is skipped with a warning
    * (later, smaller ones may still fit) and loads on first use; a model that fails to load is
    * reported and counts against ready(). Loads run one at a time so what fits does not depend on
-   * timing. Throws only when the source cannot be listed.
+   * timing. Models marked `onDemand` are left for their first use. Throws only when the source
+   * cannot be listed.
    */
   async loadAll(): Promise<void> {
     this.checkOpen();
     await this.refresh();
     for (const c of this.configs.values()) {
+      if (c.onDemand === true) continue;
       const s = this.slot(c.name, c.versions[c.versions.length - 1]!);
       try {
         await this.ensureLoaded(s, false);
@@ -598,11 +600,12 @@ export class ModelRepository {
   /**
    * The models a client may run, for WELCOME and /v2/models: each model's default version, READY
    * or loadable on demand; models unloaded on purpose or whose default version failed to load
-   * are left out.
+   * are left out, and so are `onDemand` models (clients name those themselves).
    */
   offers(): ModelOffer[] {
     const out: ModelOffer[] = [];
     for (const c of this.configs.values()) {
+      if (c.onDemand === true) continue;
       const version = c.versions[c.versions.length - 1]!;
       const s = this.slots.get(key(c.name, version));
       if (s && (s.userUnloaded || s.failed)) continue;

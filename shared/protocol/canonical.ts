@@ -63,6 +63,16 @@ function valueOut(v: unknown, kind: FieldKind, int8: boolean, where: string): un
       }
       return out;
     }
+    case 'nameMap': {
+      // Names keep the caller's order, like tensors; a value that is not a string is the
+      // caller's bug, reported here rather than by the peer's validator.
+      const out = namedMap(v, where);
+      for (const [k, item] of Object.entries(v as Plain)) {
+        if (typeof item !== 'string') throw new CleaveError('CLEAVE_E_BAD_ARGUMENT', `${where}["${k}"] must be a string, got ${typeof item}`, { field: k });
+        out[k] = item;
+      }
+      return out;
+    }
     case 'detail': {
       const out = namedMap(v, where);
       for (const [k, item] of Object.entries(v as Plain)) {

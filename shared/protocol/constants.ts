@@ -41,6 +41,8 @@ export const Capability = {
   INT8_TENSORS: 'int8-tensors',
   /** Runs several models as one request (`stages`). */
   SUBGRAPH: 'subgraph',
+  /** Honours StageRef `id` and `inputs` in a subgraph run (stage outputs under `"<id>.<output>"`, inputs read from mapped pool keys). */
+  STAGE_IO: 'stage-io',
   /** Sends PARTIAL frames when a run asks for `stream`. */
   STREAM: 'stream',
   /** Sends LOAD frames (queue depth, compute time per model). */
@@ -55,7 +57,7 @@ export interface ProtocolLimits {
   readonly maxFrameBytes: number;
   /** Largest single tensor payload, bytes (after int8 dequantization for TENSOR_INT8). Default 64 MiB. */
   readonly maxTensorBytes: number;
-  /** Most tensors in one frame's inputs or outputs. Default 64. */
+  /** Most tensors in one frame's inputs or outputs, and most entries in one StageRef `inputs` mapping. Default 64. */
   readonly maxTensors: number;
   /** Highest tensor rank. Default 8. */
   readonly maxRank: number;

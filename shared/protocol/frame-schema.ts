@@ -27,6 +27,13 @@ export type FieldKind =
   | { readonly type: 'tensors' }
   /** An ErrorDetail map: values are strings, numbers, booleans or arrays of strings and numbers. */
   | { readonly type: 'detail' }
+  /** A string matching `pattern`; `expected` says what that is, for messages. */
+  | { readonly type: 'ident'; readonly pattern: RegExp; readonly expected: string }
+  /**
+   * A map of non-empty string -> non-empty string (a StageRef's input mapping), at most
+   * maxTensors entries, each key and value at most `maxLength` characters.
+   */
+  | { readonly type: 'nameMap'; readonly maxLength: number }
   /** A nested map with its own fields. */
   | { readonly type: 'record'; readonly fields: Fields }
   /** An array of nested maps. */
@@ -73,8 +80,26 @@ export const MODEL_OFFER_FIELDS = [
   req('maxBatchSize', u32),
 ] as const satisfies FieldsOf<ModelOffer>;
 
+/**
+ * A StageRef `id`: 1 to 64 of A-Z a-z 0-9 _ -, starting with a letter, digit or _. No dots, so
+ * the pool key `"<id>.<output>"` splits unambiguously at its first dot. Workflow node ids
+ * (NODE_ID_PATTERN) all match.
+ */
+export const STAGE_ID_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$/;
+
+/**
+ * Longest stage input name or pool key in a StageRef's `inputs`, characters. Tensor names from
+ * exporters (`/encoder/layer.11/attention/Softmax_output_0`) stay well under it; a pool key adds
+ * at most a 64-character stage id and a dot.
+ */
+export const MAX_POOL_KEY_LENGTH = 256;
+
 /** StageRef fields. */
-export const STAGE_FIELDS = [req('model', name), opt('version', u32)] as const satisfies FieldsOf<StageRef>;
+export const STAGE_FIELDS = [
+  req('model', name), opt('version', u32),
+  opt('id', { type: 'ident', pattern: STAGE_ID_PATTERN, expected: 'a stage id: 1 to 64 of A-Z a-z 0-9 _ - (no dots), not starting with -' }),
+  opt('inputs', { type: 'nameMap', maxLength: MAX_POOL_KEY_LENGTH }),
+] as const satisfies FieldsOf<StageRef>;
 
 /** RunTiming fields. */
 export const TIMING_FIELDS = [req('queueMs', nonNegative), req('computeMs', nonNegative), req('batchSize', u32)] as const satisfies FieldsOf<RunTiming>;

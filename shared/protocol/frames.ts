@@ -28,11 +28,27 @@ export interface ModelOffer {
   readonly maxBatchSize: number;
 }
 
-/** One stage of a subgraph run. */
+/**
+ * One stage of a subgraph run. A run keeps a pool of named tensors: the RUN's inputs, then each
+ * stage's outputs as it finishes. `id` and `inputs` (capability `stage-io`) let two stages
+ * produce outputs of the same name and read inputs under other names; without them a stage reads
+ * its inputs by their own names and its outputs replace pool entries of the same name.
+ */
 export interface StageRef {
   readonly model: string;
   /** Default: the newest loaded version. */
   readonly version?: number;
+  /**
+   * Puts this stage's outputs in the pool as `"<id>.<output>"` instead of `"<output>"`.
+   * STAGE_ID_PATTERN (frame-schema.ts): 1..64 of A-Z a-z 0-9 _ -, no dots; unique in the run.
+   */
+  readonly id?: string;
+  /**
+   * Stage input name -> pool key to read it from (`"asr.token_logits"`, `"image"`); inputs not
+   * named here are read under their own name. At most `maxTensors` entries; names and keys are
+   * non-empty and at most MAX_POOL_KEY_LENGTH (frame-schema.ts) characters.
+   */
+  readonly inputs?: Readonly<Record<string, string>>;
 }
 
 /** Client -> server, first frame. */
@@ -77,14 +93,15 @@ export interface RunFrame {
   readonly model: string;
   readonly version?: number;
   /**
-   * Run these models in order as one request. Each stage takes its inputs by name from the run's
-   * inputs and every earlier stage's outputs, so intermediates stay on the server.
+   * Run these models in order as one request. Each stage takes its inputs from a pool holding the
+   * run's inputs and every earlier stage's outputs (by name, or as StageRef `id`/`inputs` say),
+   * so intermediates stay on the server.
    */
   readonly stages?: readonly StageRef[];
   readonly inputs: TensorMap;
   /**
-   * Output names to return; default: every output of the (last) model. With `stages`, any tensor
-   * of the run may be named: its inputs or any stage's outputs.
+   * Output names to return; default: every output of the (last) model. With `stages`, any pool
+   * key may be named: the run's inputs or any stage's outputs (`"<id>.<output>"` for a stage with an id).
    */
   readonly outputs?: readonly string[];
   /** Time budget from when the server reads the frame, ms. A run past it is not started. */

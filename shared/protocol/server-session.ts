@@ -103,7 +103,9 @@ export interface SessionOptions {
   readonly log?: (event: Record<string, unknown>) => void;
 }
 
-const SERVER_CAPS = [Capability.INT8_TENSORS, Capability.SUBGRAPH, Capability.STREAM, Capability.LOAD_REPORTS, Capability.CANCEL];
+const SERVER_CAPS = [Capability.INT8_TENSORS, Capability.SUBGRAPH, Capability.STAGE_IO, Capability.STREAM, Capability.LOAD_REPORTS, Capability.CANCEL];
+/** What a server without runStages (the edge) can honestly offer: it refuses RUNs with `stages`. */
+const SERVER_CAPS_NO_SUBGRAPH = SERVER_CAPS.filter((c) => c !== Capability.SUBGRAPH && c !== Capability.STAGE_IO);
 
 export class ServerSession {
   private readonly encoder = new FrameEncoder();
@@ -195,7 +197,7 @@ export class ServerSession {
     }
     this.state = 'open';
     this.send({
-      t: FrameType.WELCOME, version, session: this.opts.id, server: this.opts.serverName, caps: SERVER_CAPS,
+      t: FrameType.WELCOME, version, session: this.opts.id, server: this.opts.serverName, caps: this.opts.service.runStages ? SERVER_CAPS : SERVER_CAPS_NO_SUBGRAPH,
       models: this.opts.offers(), credits: this.window, maxFrameBytes: this.opts.limits.maxFrameBytes,
       device: this.opts.device, serverTime: this.wallNow(),
     });

@@ -52,6 +52,7 @@ export function validateFrame(raw: unknown, limits: ProtocolLimits): Frame {
   const ctx: Ctx = { limits, where: `${frameName(rt)}${idPart}`, base };
   const out: Plain = { t: rt };
   readFields(out, raw, fields, '', ctx);
+  if (rt === FrameType.RUN) checkStageIds(out, ctx);
   if (ctx.unknownCode !== undefined && rt === FrameType.ERROR) {
     const detail: Plain = Object.assign(Object.create(null) as Plain, out.detail as Plain | undefined);
     detail.wireCode = ctx.unknownCode;
@@ -103,6 +104,11 @@ function readValue(v: unknown, kind: FieldKind, path: string, ctx: Ctx): unknown
       }
       if (v.length > ctx.limits.maxRank) tooLarge(ctx, path, `has ${v.length} dims`, 'maxRank', v.length);
       return v as number[];
+    case 'ident':
+      if (typeof v === 'string' && kind.pattern.test(v)) return v;
+      return mistyped(ctx, path, kind.expected, v);
+    case 'nameMap':
+      return readNameMap(v, kind.maxLength, path, ctx);
     case 'tensors':
       return readTensors(v, path, ctx);
     case 'detail':
@@ -136,6 +142,37 @@ function readValue(v: unknown, kind: FieldKind, path: string, ctx: Ctx): unknown
       return out;
     }
   }
+}
+
+function readNameMap(v: unknown, maxLength: number, path: string, ctx: Ctx): Record<string, string> {
+  if (!isMap(v)) return mistyped(ctx, path, 'a map of name to name', v);
+  const names = Object.keys(v);
+  if (names.length > ctx.limits.maxTensors) tooLarge(ctx, path, `has ${names.length} entries`, 'maxTensors', names.length);
+  const out = Object.create(null) as Record<string, string>;
+  for (const k of names) {
+    const p = `${path}["${k.length > 40 ? `${k.slice(0, 40)}...` : k}"]`;
+    if (k.length === 0 || k.length > maxLength) fail(ctx, `field "${path}" has a name of ${k.length} characters, expected 1 to ${maxLength}`, path);
+    const target = v[k];
+    if (typeof target !== 'string' || target.length === 0 || target.length > maxLength) {
+      return mistyped(ctx, p, `a string of 1 to ${maxLength} characters`, target);
+    }
+    out[k] = target;
+  }
+  return out;
+}
+
+/** Stage ids name pool keys, so two stages with one id would overwrite each other's outputs. */
+function checkStageIds(run: Plain, ctx: Ctx): void {
+  const stages = run.stages as readonly Plain[] | undefined;
+  if (!stages) return;
+  const seen = new Map<string, number>();
+  stages.forEach((st, i) => {
+    const id = st.id as string | undefined;
+    if (id === undefined) return;
+    const first = seen.get(id);
+    if (first !== undefined) fail(ctx, `field "stages[${i}].id" repeats the id "${id}" of stages[${first}]; stage ids must be unique in a run`, `stages[${i}].id`);
+    seen.set(id, i);
+  });
 }
 
 function readTensors(v: unknown, path: string, ctx: Ctx): Record<string, HostTensor> {
