@@ -52,10 +52,15 @@ export async function readManifest(dir = DEFAULT_ZOO_DIR): Promise<Manifest | un
 
 /**
  * The entry for `spec` when it is current: written by this ZOO_VERSION and model version, with
- * the catalogue's contract unchanged, and a file whose SHA-256 matches.
+ * the catalogue's contract unchanged, and a file whose SHA-256 matches. An exit head is current
+ * only while its base is: it was fitted to that base's logits.
  */
 async function currentEntry(dir: string, manifest: Manifest | undefined, spec: ZooModelSpec): Promise<ManifestEntry | undefined> {
   if (!manifest || manifest.zooVersion !== ZOO_VERSION) return undefined;
+  if (spec.exitOf) {
+    const base = selectZooModels([spec.exitOf.model])[0]!;
+    if (!(await currentEntry(dir, manifest, base))) return undefined;
+  }
   const e = manifest.models.find((m) => m.name === spec.name);
   if (!e || e.version !== spec.version) return undefined;
   // Rebuilt from the catalogue with the recorded figures: any contract change shows as a difference.
@@ -66,6 +71,7 @@ async function currentEntry(dir: string, manifest: Manifest | undefined, spec: Z
     meanTop1Prob: e.meanTop1Prob,
     maxClassShare: e.maxClassShare,
     ...(e.top1AgreementWithBase !== undefined ? { top1AgreementWithBase: e.top1AgreementWithBase } : {}),
+    ...(e.exitCurve !== undefined ? { exitCurve: e.exitCurve } : {}),
   });
   if (JSON.stringify(expected) !== JSON.stringify(e)) return undefined;
   try {

@@ -12,6 +12,7 @@ import cnnSmall from '../models/cnn-small.onnx';
 import cnnSmallInt8 from '../models/cnn-small-int8.onnx';
 import audioSmall from '../models/audio-small.onnx';
 import mlpSmall from '../models/mlp-small.onnx';
+import cnnLargeExit from '../models/cnn-large-exit.onnx';
 
 /** Bundled model files by file name. */
 export const WORKER_MODEL_FILES: Readonly<Record<string, ArrayBuffer>> = {
@@ -21,6 +22,7 @@ export const WORKER_MODEL_FILES: Readonly<Record<string, ArrayBuffer>> = {
   'cnn-small-int8.onnx': cnnSmallInt8,
   'audio-small.onnx': audioSmall,
   'mlp-small.onnx': mlpSmall,
+  'cnn-large-exit.onnx': cnnLargeExit,
 };
 
 export const WORKER_MANIFEST = manifest as unknown as Manifest;

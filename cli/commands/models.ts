@@ -6,6 +6,9 @@
  *   cleave models --only mlp-small     just that one (the manifest keeps the others)
  *   cleave models --force              rebuild everything
  *   cleave models --list               the catalogue, nothing built
+ *
+ * Early-exit heads also get their exit curve: exit rate and agreement with the base model per
+ * confidence threshold, as measured into the manifest.
  */
 import type { Command } from 'commander';
 import path from 'node:path';
@@ -49,7 +52,7 @@ function listCatalogue(): string {
 
 function resultTable(entries: readonly ManifestEntry[], ms: ReadonlyMap<string, number>): string {
   return table(
-    ['name', 'tier', 'params', 'bytes', 'quantization', 'mean top1', 'max class', 'agree fp32', 'build ms'],
+    ['name', 'tier', 'params', 'bytes', 'quantization', 'mean top1', 'max class', 'agree base', 'build ms'],
     entries.map((e) => [
       e.name,
       e.tier,
@@ -63,6 +66,19 @@ function resultTable(entries: readonly ManifestEntry[], ms: ReadonlyMap<string, 
     ]),
     new Set([2, 3, 5, 6, 7, 8]),
   );
+}
+
+/** Per exit head: at each confidence threshold, how many exit and how often they agree with the base. */
+function exitCurveTables(entries: readonly ManifestEntry[]): string[] {
+  const pct = (v: number): string => `${(v * 100).toFixed(1)}%`;
+  return entries.filter((e) => e.exitCurve && e.exitOf).map((e) => [
+    `${e.name}: exit at ${e.exitOf!.cut.join(',')} of ${e.exitOf!.model}; top-1 agreement on every sample ${e.top1AgreementWithBase?.toFixed(3) ?? '-'}`,
+    table(
+      ['threshold', 'exit rate', 'agree (exited)', 'agree (overall)'],
+      e.exitCurve!.map((p) => [p.threshold.toFixed(2), pct(p.exitRate), p.agreement === null ? '-' : p.agreement.toFixed(3), p.overallAgreement.toFixed(3)]),
+      new Set([0, 1, 2, 3]),
+    ),
+  ].join('\n'));
 }
 
 /** Adds `cleave models` to the program. */
@@ -89,7 +105,9 @@ export function registerModels(program: Command): void {
       });
       const ms = new Map(res.built.map((b) => [b.name, b.buildMs]));
       const shown = new Set(only ?? ZOO_MODELS.map((m) => m.name));
-      process.stdout.write(`${resultTable(res.manifest.models.filter((e) => shown.has(e.name)), ms)}\n`);
+      const entries = res.manifest.models.filter((e) => shown.has(e.name));
+      process.stdout.write(`${resultTable(entries, ms)}\n`);
+      for (const t of exitCurveTables(entries)) process.stdout.write(`\n${t}\n\n`);
       const total = ((performance.now() - started) / 1000).toFixed(1);
       process.stdout.write(`${res.built.length} built, ${res.reused.length} current, in ${total} s -> ${path.join(res.dir, 'manifest.json')}\n`);
     });

@@ -2,7 +2,9 @@
  * Generating the zoo: for each model, build the body, run it on calibration samples through the
  * injected runner, fit the head (fit-head.ts), build the whole model, and measure it on a
  * held-out evaluation batch; quantized variants are made from their fp32 base with the int8
- * quantizer. The runner is the only contact with a runtime, so this file stays runtime-neutral;
+ * quantizer; early-exit heads are fitted to their base's final logits from its activation at the
+ * cut (fit-exit-head.ts), which the base's own calibration and evaluation runs expose as extra
+ * outputs, so an exit head costs no extra run of its base. The runner is the only contact with a runtime, so this file stays runtime-neutral;
  * the Node CLI passes onnxruntime-node with one intra-op thread so results repeat exactly.
  */
 import { CleaveError } from '../errors.js';
@@ -11,10 +13,13 @@ import { encodeModel } from '../onnx/encode.js';
 import { quantizeModel } from '../onnx/quantize/index.js';
 import { elementCount } from '../onnx/tensor-data.js';
 import type { ModelProto, StringStringEntry } from '../onnx/types.js';
-import { argmaxRows, type HostTensor } from '../tensor.js';
+import { argmaxRows, hostTensor, type HostTensor } from '../tensor.js';
 import { ZOO_MODELS, zooModel, type ZooModelSpec } from './catalogue.js';
-import { fitHead } from './fit-head.js';
+import { exitCurve } from './exit-curve.js';
+import { fitExitHead, globalAveragePool } from './fit-exit-head.js';
+import { fitHead, type FittedHead } from './fit-head.js';
 import { manifestEntry, sha256Hex, type ManifestEntry } from './manifest.js';
+import { buildExitHead, withProbeOutputs } from './models/exit.js';
 import { buildBody, buildNetwork, classCount, FEATURES_OUTPUT, headProjection, zooMetadata } from './models/network.js';
 import { meanTop1Prob } from './preprocess/postprocess.js';
 import { sampleInputsFor } from './samples/index.js';
@@ -60,6 +65,34 @@ interface Built {
   readonly model: ModelProto;
   readonly bytes: Uint8Array;
   readonly evaluation: HostTensor;
+  /** Intermediate tensors its exit heads read, from the same runs (absent when none asked). */
+  readonly probes?: Probes;
+}
+
+/** A base model's activations at its exit cuts, and its final logits on the calibration rows. */
+interface Probes {
+  readonly calibration: Record<string, HostTensor>;
+  readonly calibrationLogits: HostTensor;
+  readonly evaluation: Record<string, HostTensor>;
+}
+
+/** features [rows, f] @ head.weight [f, c] + head.bias, in float64: the head's logits without a run. */
+function headLogits(features: HostTensor, featureDim: number, head: FittedHead, classes: number): HostTensor {
+  const rows = features.data.length / featureDim;
+  const x = features.data as Float32Array;
+  const out = new Float32Array(rows * classes);
+  for (let r = 0; r < rows; r++) {
+    for (let j = 0; j < classes; j++) {
+      let s = head.bias[j]!;
+      for (let k = 0; k < featureDim; k++) s += x[r * featureDim + k]! * head.weight[k * classes + j]!;
+      out[r * classes + j] = s;
+    }
+  }
+  return hostTensor('float32', [rows, classes], out);
+}
+
+function pick(spec: ZooModelSpec, outs: Record<string, HostTensor>, names: readonly string[]): Record<string, HostTensor> {
+  return Object.fromEntries(names.map((n) => [n, onlyOutput(spec, outs, n)]));
 }
 
 /** Weight elements: float and 8-bit initializers (int64 shape and index constants excluded). */
@@ -127,9 +160,14 @@ export async function buildZoo(runner: ZooRunner, opts: BuildZooOptions = {}): P
   const evaluate = async (spec: ZooModelSpec, bytes: Uint8Array): Promise<HostTensor> =>
     onlyOutput(spec, await runner(bytes, inputs(spec, nEval, EVALUATION_SEED)), spec.outputs[0]!.name);
 
+  // Cut tensors that the requested exit heads read from `base`.
+  const probesOf = (base: string): string[] => [...new Set(specs.flatMap((m) => (m.exitOf?.model === base ? m.exitOf.cut : [])))];
+
   const buildFp32 = async (spec: ZooModelSpec): Promise<Built> => {
+    const probes = probesOf(spec.name);
     const body = buildBody(spec);
-    const features = onlyOutput(spec, await runner(encodeModel(body.model), inputs(spec, nCal, CALIBRATION_SEED)), FEATURES_OUTPUT);
+    const calOuts = await runner(encodeModel(withProbeOutputs(body.model, probes)), inputs(spec, nCal, CALIBRATION_SEED));
+    const features = onlyOutput(spec, calOuts, FEATURES_OUTPUT);
     const head = fitHead({
       features: features.data as Float32Array,
       rows: features.data.length / body.featureDim,
@@ -139,27 +177,66 @@ export async function buildZoo(runner: ZooRunner, opts: BuildZooOptions = {}): P
     });
     const model = buildNetwork(spec, head);
     const bytes = encodeModel(model);
-    return { model, bytes, evaluation: await evaluate(spec, bytes) };
+    if (probes.length === 0) return { model, bytes, evaluation: await evaluate(spec, bytes) };
+    const evalOuts = await runner(encodeModel(withProbeOutputs(model, probes)), inputs(spec, nEval, EVALUATION_SEED));
+    return {
+      model, bytes,
+      evaluation: onlyOutput(spec, evalOuts, spec.outputs[0]!.name),
+      probes: {
+        calibration: pick(spec, calOuts, probes),
+        calibrationLogits: headLogits(features, body.featureDim, head, classCount(spec)),
+        evaluation: pick(spec, evalOuts, probes),
+      },
+    };
   };
 
-  const baseOf = async (spec: ZooModelSpec): Promise<Built> => {
-    const name = spec.baseModel!;
+  const baseOf = async (spec: ZooModelSpec, name: string): Promise<Built> => {
     let b = built.get(name);
     if (!b) {
       const baseSpec = zooModel(name);
-      if (!baseSpec) throw new CleaveError('CLEAVE_E_INTERNAL', `zoo model "${spec.name}" names base "${name}", which the catalogue lacks`);
+      if (!baseSpec || baseSpec.quantization !== 'none' || baseSpec.exitOf) {
+        throw new CleaveError('CLEAVE_E_INTERNAL', `zoo model "${spec.name}" names base "${name}", which is not an fp32 model of the catalogue`);
+      }
       built.set(name, (b = await buildFp32(baseSpec)));
     }
     return b;
   };
 
+  const buildExit = async (spec: ZooModelSpec, base: Built): Promise<Built> => {
+    const cut = spec.exitOf!.cut;
+    const input = spec.inputs[0]!;
+    if (cut.length !== 1 || cut[0] !== input.name || spec.arch.family !== 'exit') {
+      throw new CleaveError('CLEAVE_E_INTERNAL', `zoo exit head "${spec.name}" must read one cut tensor named like its input "${input.name}", has [${cut.join(', ')}]`);
+    }
+    const channels = spec.arch.channels;
+    const act = base.probes?.calibration[input.name];
+    if (!act || act.dims[1] !== channels || act.dims.length !== 4) {
+      throw new CleaveError('CLEAVE_E_INTERNAL', `zoo exit head "${spec.name}": base activation "${input.name}" is [${act?.dims.join(',') ?? 'missing'}], catalogue says [${input.shape.join(',')}]`);
+    }
+    const rows = act.dims[0]!;
+    const head = fitExitHead({
+      features: globalAveragePool(act.data as Float32Array, rows, channels, act.dims[2]! * act.dims[3]!),
+      rows,
+      featureDim: channels,
+      targets: base.probes!.calibrationLogits.data as Float32Array,
+      classes: classCount(spec),
+    });
+    const model = buildExitHead(spec, head);
+    const bytes = encodeModel(model);
+    const outs = await runner(bytes, { [input.name]: base.probes!.evaluation[input.name]! });
+    return { model, bytes, evaluation: onlyOutput(spec, outs, spec.outputs[0]!.name) };
+  };
+
   const out: BuiltZooModel[] = [];
   for (const spec of specs) {
     let base: Built | undefined;
-    if (spec.quantization !== 'none') base = await baseOf(spec);
+    if (spec.quantization !== 'none') base = await baseOf(spec, spec.baseModel!);
+    else if (spec.exitOf) base = await baseOf(spec, spec.exitOf.model);
     const t0 = now();
     let b: Built;
-    if (spec.quantization === 'none') {
+    if (spec.exitOf) {
+      b = await buildExit(spec, base!);
+    } else if (spec.quantization === 'none') {
       b = built.get(spec.name) ?? (await buildFp32(spec));
     } else {
       // Weight-only QDQ is folded at load, so even small weights (a first conv, a classifier)
@@ -183,6 +260,7 @@ export async function buildZoo(runner: ZooRunner, opts: BuildZooOptions = {}): P
       meanTop1Prob: meanTop1Prob(b.evaluation),
       maxClassShare: maxClassShare(b.evaluation),
       ...(agreement !== undefined ? { top1AgreementWithBase: agreement } : {}),
+      ...(spec.exitOf ? { exitCurve: exitCurve(b.evaluation, base!.evaluation) } : {}),
     });
     const result: BuiltZooModel = { name: spec.name, bytes: b.bytes, entry, buildMs: now() - t0 };
     opts.onBuilt?.(result);

@@ -66,8 +66,18 @@ export interface MlpArch {
   readonly widths: readonly number[];
 }
 
+/**
+ * An early-exit head (models/exit.ts): global average pool of an NCHW activation at a cut of its
+ * base model, then one linear layer to the base's classes.
+ */
+export interface ExitArch {
+  readonly family: 'exit';
+  /** Channels of the activation it reads. */
+  readonly channels: number;
+}
+
 /** Architecture of a zoo model, by family. */
-export type ZooArch = TextArch | CnnArch | AudioArch | MlpArch;
+export type ZooArch = TextArch | CnnArch | AudioArch | MlpArch | ExitArch;
 /** Model family: shares architecture code, sample inputs and preprocessing. */
 export type ZooFamily = ZooArch['family'];
 
@@ -91,6 +101,16 @@ export interface ZooModelSpec {
   readonly arch: ZooArch;
   /** For quantized variants: the fp32 model they are made from. */
   readonly baseModel?: string;
+  /** For early-exit heads: the model whose activation they read, and where. */
+  readonly exitOf?: ZooExitOf;
+}
+
+/** Where an early-exit head reads its base model (SPINN-style early exit at a split point). */
+export interface ZooExitOf {
+  /** The base model; the head is fitted to its final logits. */
+  readonly model: string;
+  /** The cut tensors (as `cleave split --at` names them); the head's inputs, in order. */
+  readonly cut: readonly string[];
 }
 
 const TEXT_IO = {
@@ -134,7 +154,7 @@ function mlpIO(inputWidth: number) {
 const TEXT_TINY: TextArch = { family: 'text', layers: 2, dModel: 64, heads: 2, ffn: 128 };
 const CNN_SMALL: CnnArch = { family: 'cnn', blocks: [16, 32, 64], convsPerBlock: 1 };
 
-/** Every model of the zoo, fp32 bases before their quantized variants. */
+/** Every model of the zoo, fp32 bases before their quantized variants and their exit heads. */
 export const ZOO_MODELS: readonly ZooModelSpec[] = [
   {
     name: 'text-tiny', version: 2, tier: 'edge', quantization: 'none', ...TEXT_IO, arch: TEXT_TINY,
@@ -179,6 +199,14 @@ export const ZOO_MODELS: readonly ZooModelSpec[] = [
   {
     name: 'cnn-small-int8', version: 2, tier: 'edge', quantization: 'qdq-weight', baseModel: 'cnn-small', ...IMAGE_IO, arch: CNN_SMALL,
     description: 'cnn-small with int8 weights behind DequantizeLinear (4x smaller file, fp32 compute)',
+  },
+  {
+    name: 'cnn-large-exit', version: 1, tier: 'edge', quantization: 'none', ...IMAGE_IO,
+    inputs: [{ name: 'block3.pool_out', dtype: 'float32', shape: ['N', 128, 8, 8] }],
+    preprocess: 'none',
+    arch: { family: 'exit', channels: 128 },
+    exitOf: { model: 'cnn-large', cut: ['block3.pool_out'] },
+    description: 'early-exit head of cnn-large at block3.pool_out: global average pool + linear, fitted to cnn-large\'s final logits',
   },
 ];
 

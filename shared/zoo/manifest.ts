@@ -4,7 +4,8 @@
  * byte-identical from run to run, and hashed with WebCrypto, which Node, browsers and workerd
  * all have.
  */
-import type { ZooModelSpec, ZooPostprocess, ZooPreprocess, ZooQuantization, ZooTask, ZooTensorSpec, ZooTier } from './catalogue.js';
+import type { ZooExitOf, ZooModelSpec, ZooPostprocess, ZooPreprocess, ZooQuantization, ZooTask, ZooTensorSpec, ZooTier } from './catalogue.js';
+import type { ExitCurvePoint } from './exit-curve.js';
 
 /** One generated model file. */
 export interface ManifestEntry {
@@ -22,14 +23,21 @@ export interface ManifestEntry {
   readonly quantization: ZooQuantization;
   /** The fp32 model a quantized variant was made from. */
   readonly baseModel?: string;
+  /** Early-exit heads: the model whose activation they read, and the cut tensors. */
+  readonly exitOf?: ZooExitOf;
   /** Weight elements (float and int8 initializers; shape constants not counted). */
   readonly params: number;
   /** Mean top-1 softmax probability on the held-out evaluation batch (per frame for audio). */
   readonly meanTop1Prob: number;
   /** Largest share of evaluation rows any one class wins (1 / classes when balanced). */
   readonly maxClassShare: number;
-  /** Quantized variants: fraction of evaluation rows whose top-1 class matches the base model's. */
+  /**
+   * Quantized variants and exit heads: fraction of evaluation rows whose top-1 class matches the
+   * base model's (for an exit head, on every row, whatever its confidence).
+   */
   readonly top1AgreementWithBase?: number;
+  /** Exit heads: exit rate and agreement with the base per confidence threshold (EXIT_THRESHOLDS). */
+  readonly exitCurve?: readonly ExitCurvePoint[];
   readonly inputs: readonly ZooTensorSpec[];
   readonly outputs: readonly ZooTensorSpec[];
   readonly labels: readonly string[];
@@ -53,6 +61,7 @@ export interface MeasuredModel {
   readonly meanTop1Prob: number;
   readonly maxClassShare: number;
   readonly top1AgreementWithBase?: number;
+  readonly exitCurve?: readonly ExitCurvePoint[];
 }
 
 function tensorSpec(t: ZooTensorSpec): ZooTensorSpec {
@@ -72,16 +81,22 @@ export function canonicalEntry(e: ManifestEntry): ManifestEntry {
     description: e.description,
     quantization: e.quantization,
     ...(e.baseModel !== undefined ? { baseModel: e.baseModel } : {}),
+    ...(e.exitOf !== undefined ? { exitOf: { model: e.exitOf.model, cut: [...e.exitOf.cut] } } : {}),
     params: e.params,
     meanTop1Prob: e.meanTop1Prob,
     maxClassShare: e.maxClassShare,
     ...(e.top1AgreementWithBase !== undefined ? { top1AgreementWithBase: e.top1AgreementWithBase } : {}),
+    ...(e.exitCurve !== undefined ? { exitCurve: e.exitCurve.map(curvePoint) } : {}),
     inputs: e.inputs.map(tensorSpec),
     outputs: e.outputs.map(tensorSpec),
     labels: [...e.labels],
     preprocess: e.preprocess,
     postprocess: e.postprocess,
   };
+}
+
+function curvePoint(p: ExitCurvePoint): ExitCurvePoint {
+  return { threshold: p.threshold, exitRate: p.exitRate, agreement: p.agreement, overallAgreement: p.overallAgreement };
 }
 
 /** Rounds a measured figure to 4 decimals: run-to-run float noise should not churn the manifest. */
@@ -102,10 +117,14 @@ export function manifestEntry(spec: ZooModelSpec, m: MeasuredModel): ManifestEnt
     description: spec.description,
     quantization: spec.quantization,
     ...(spec.baseModel !== undefined ? { baseModel: spec.baseModel } : {}),
+    ...(spec.exitOf !== undefined ? { exitOf: spec.exitOf } : {}),
     params: m.params,
     meanTop1Prob: fig(m.meanTop1Prob),
     maxClassShare: fig(m.maxClassShare),
     ...(m.top1AgreementWithBase !== undefined ? { top1AgreementWithBase: fig(m.top1AgreementWithBase) } : {}),
+    ...(m.exitCurve !== undefined
+      ? { exitCurve: m.exitCurve.map((p) => ({ ...p, exitRate: fig(p.exitRate), agreement: p.agreement === null ? null : fig(p.agreement), overallAgreement: fig(p.overallAgreement) })) }
+      : {}),
     inputs: spec.inputs,
     outputs: spec.outputs,
     labels: spec.labels,

@@ -25,6 +25,13 @@ describe('zoo generation', () => {
     }
   });
 
+  it('fits the exit head to the same bytes as the files on disk (its base is rebuilt for it)', async () => {
+    const built = await buildZoo(nodeZooRunner(), { only: ['cnn-large-exit'] });
+    expect(built.map((b) => b.name)).toEqual(['cnn-large-exit']);
+    const onDisk = await zooManifest();
+    expect(built[0]!.entry, 'cnn-large-exit differs from models/; bump ZOO_VERSION or its version').toEqual(onDisk.models.find((m) => m.name === 'cnn-large-exit'));
+  }, 60_000);
+
   it('rejects unknown model names with a coded error', async () => {
     await expect(buildZoo(nodeZooRunner(), { only: ['no-such-model'] })).rejects.toMatchObject({ code: 'CLEAVE_E_NOT_FOUND' });
   });

@@ -104,6 +104,9 @@ describe('zoo heads are decisive and balanced like trained ones', () => {
       expect(e.meanTop1Prob).toBeGreaterThanOrEqual(0.6);
       expect(e.meanTop1Prob).toBeLessThanOrEqual(0.97);
       expect(e.maxClassShare).toBeLessThan(0.4);
+      // Exit heads agree with their base only where confident; exit-head.test.ts checks them on
+      // real activations (their sample inputs are shape-only stand-ins, see samples/index.ts).
+      if (spec.exitOf) return;
       if (e.top1AgreementWithBase !== undefined) expect(e.top1AgreementWithBase).toBeGreaterThan(0.9);
 
       const loaded = await (await nodeBackends()).get('onnxruntime-node').load(await zooModelBytes(spec.name), { intraOpThreads: 1 });

@@ -4,6 +4,7 @@
  * weights from the same seeded stream, so the body inside the final model is exactly the body
  * that was calibrated.
  */
+import { CleaveError } from '../../errors.js';
 import { GraphBuilder, type Value } from '../../onnx/builder.js';
 import type { ModelProto } from '../../onnx/types.js';
 import type { ZooModelSpec } from '../catalogue.js';
@@ -38,6 +39,8 @@ function body(b: GraphBuilder, spec: ZooModelSpec): Value {
     case 'cnn': return cnnBody(b, arch, rng);
     case 'audio': return audioBody(b, arch, rng);
     case 'mlp': return mlpBody(b, arch, rng);
+    // Exit heads read another model's activation; models/exit.ts builds them.
+    case 'exit': throw new CleaveError('CLEAVE_E_INTERNAL', `zoo model "${spec.name}" is an exit head and has no body of its own`);
   }
 }
 
