@@ -23,6 +23,7 @@ import {
 import { DEFAULT_LIMITS, type ProtocolLimits } from '../shared/protocol/constants.js';
 import type { Clock, Timers } from '../shared/time.js';
 import { childSpan, formatTraceparent, parseTraceparent, requestId, type RandomBytes } from '../shared/trace.js';
+import { poolStatusOf } from './cloud-pool.js';
 import type { CloudTransport } from './cloud-transport.js';
 import type { ComputedAnswer, EdgeService } from './edge-service.js';
 import type { LiveEstimates } from './live-estimates.js';
@@ -112,6 +113,7 @@ export function createEdgeApp(opts: EdgeAppOptions): Hono<Env> {
   app.get('/v1/status', (c) => c.json({
     name: opts.name, version: opts.version, backend: opts.backend, ready: isReady(),
     link: cloud.status(),
+    ...optional('cloud', poolStatusOf(cloud)),
     cache: opts.cache.stats(),
     ...(opts.estimates ? { estimates: opts.estimates.snapshot() } : {}),
     models: catalog.list().map((e) => ({ name: e.name, version: e.version, placement: e.placement, loaded: e.placement === 'edge' ? catalog.isLoaded(e) : undefined, fallback: e.fallback })),
