@@ -12,12 +12,18 @@ export interface EdgeConfig extends Required<Omit<EdgeSettings, 'protocolLimits'
   readonly port: number;
   /** Interface to bind (Node only). Default 127.0.0.1 (env CLEAVE_HOST). */
   readonly host: string;
-  /** Cloud protocol URL, e.g. ws://10.0.0.5:9000/v1/ws; none = serve edge models only (env CLEAVE_CLOUD_URL). */
+  /**
+   * Cloud protocol URL, e.g. ws://10.0.0.5:9000/v1/ws, or several separated by commas (one pool
+   * of endpoints; see cloudUrlList); none = serve edge models only (env CLEAVE_CLOUD_URL).
+   * Resolved without blanks around the commas.
+   */
   readonly cloudUrl?: string;
   /** Bearer token for the cloud (env CLEAVE_CLOUD_TOKEN). */
   readonly cloudToken?: string;
   /** Model folder with a zoo manifest.json (Node only); default the generated zoo (env CLEAVE_MODELS). */
   readonly models?: string;
+  /** Folder deployed workflows persist in (Node only); none = kept in memory (env CLEAVE_WORKFLOWS_DIR). */
+  readonly workflowsDir?: string;
   /** Inference backend: auto (onnxruntime-node, falling back to onnxruntime-web), or one by name (env CLEAVE_BACKEND). */
   readonly backend: 'auto' | 'onnxruntime-node' | 'onnxruntime-web';
   /** Load every edge model before reporting ready. Default true (env CLEAVE_WARM). */
@@ -43,7 +49,7 @@ export const DEFAULT_EDGE_CONFIG: EdgeConfig = {
 export type RawEdgeSettings = Partial<Record<keyof EdgeConfig, string | boolean | undefined>>;
 
 const ENV: Record<string, keyof EdgeConfig> = {
-  CLEAVE_PORT: 'port', CLEAVE_HOST: 'host', CLEAVE_CLOUD_URL: 'cloudUrl', CLEAVE_CLOUD_TOKEN: 'cloudToken', CLEAVE_MODELS: 'models',
+  CLEAVE_PORT: 'port', CLEAVE_HOST: 'host', CLEAVE_CLOUD_URL: 'cloudUrl', CLEAVE_CLOUD_TOKEN: 'cloudToken', CLEAVE_MODELS: 'models', CLEAVE_WORKFLOWS_DIR: 'workflowsDir',
   CLEAVE_BACKEND: 'backend', CLEAVE_CACHE_BYTES: 'cacheBytes', CLEAVE_CACHE_TTL_MS: 'cacheTtlMs', CLEAVE_MAX_BODY_BYTES: 'maxBodyBytes',
   CLEAVE_DEFAULT_DEADLINE_MS: 'defaultDeadlineMs', CLEAVE_MAX_DEADLINE_MS: 'maxDeadlineMs', CLEAVE_WARM: 'warm', CLEAVE_LOG: 'log',
 };
@@ -65,10 +71,10 @@ export function resolveEdgeConfig(env: RawEdgeSettings, flags: RawEdgeSettings =
   const d = DEFAULT_EDGE_CONFIG;
   const backend = str(raw.backend) ?? d.backend;
   if (backend !== 'auto' && backend !== 'onnxruntime-node' && backend !== 'onnxruntime-web') bad('backend', backend, 'auto, onnxruntime-node or onnxruntime-web');
-  const cloudUrl = str(raw.cloudUrl);
-  if (cloudUrl !== undefined && !/^wss?:\/\/[^\s/]+/.test(cloudUrl)) bad('cloudUrl', cloudUrl, 'a ws:// or wss:// URL such as ws://127.0.0.1:9000/v1/ws');
+  const cloudUrl = checkCloudUrls(str(raw.cloudUrl));
   const cloudToken = str(raw.cloudToken);
   const models = str(raw.models);
+  const workflowsDir = str(raw.workflowsDir);
   const maxDeadlineMs = int(raw.maxDeadlineMs, 'maxDeadlineMs', 1, 3_600_000) ?? d.maxDeadlineMs;
   const defaultDeadlineMs = int(raw.defaultDeadlineMs, 'defaultDeadlineMs', 1, 3_600_000) ?? Math.min(d.defaultDeadlineMs, maxDeadlineMs);
   if (defaultDeadlineMs > maxDeadlineMs) bad('defaultDeadlineMs', defaultDeadlineMs, `at most maxDeadlineMs (${maxDeadlineMs})`);
@@ -84,6 +90,7 @@ export function resolveEdgeConfig(env: RawEdgeSettings, flags: RawEdgeSettings =
     ...(cloudUrl !== undefined ? { cloudUrl } : {}),
     ...(cloudToken !== undefined ? { cloudToken } : {}),
     ...(models !== undefined ? { models } : {}),
+    ...(workflowsDir !== undefined ? { workflowsDir } : {}),
     backend: backend as EdgeConfig['backend'],
     cacheBytes,
     cacheTtlMs: int(raw.cacheTtlMs, 'cacheTtlMs', 0, 86_400_000) ?? d.cacheTtlMs,
@@ -93,4 +100,29 @@ export function resolveEdgeConfig(env: RawEdgeSettings, flags: RawEdgeSettings =
     warm: bool(raw.warm, 'warm') ?? d.warm,
     log: bool(raw.log, 'log') ?? d.log,
   };
+}
+
+/** The cloud URLs of a resolved `cloudUrl` setting, in order (one for a single cloud). */
+export function cloudUrlList(cloudUrl: string): string[] {
+  return cloudUrl.split(',').map((u) => u.trim());
+}
+
+const WS_URL = /^wss?:\/\/[^\s/,]+\S*$/;
+
+/** Validates every entry of a cloudUrl setting; returns it with the blanks around commas removed. */
+function checkCloudUrls(setting: string | undefined): string | undefined {
+  if (setting === undefined) return undefined;
+  const urls = cloudUrlList(setting);
+  if (urls.length === 1) {
+    if (!WS_URL.test(urls[0]!)) bad('cloudUrl', setting, 'a ws:// or wss:// URL such as ws://127.0.0.1:9000/v1/ws');
+    return urls[0];
+  }
+  const expected = 'a comma-separated list of ws:// or wss:// URLs such as ws://10.0.0.5:9000/v1/ws,ws://10.0.0.6:9000/v1/ws';
+  urls.forEach((u, i) => {
+    if (u === '') bad('cloudUrl', setting, `${expected}; entry ${i + 1} is empty`);
+    if (!WS_URL.test(u)) bad('cloudUrl', setting, `${expected}; entry ${i + 1} ${JSON.stringify(u)} is not one`);
+    const first = urls.indexOf(u);
+    if (first < i) bad('cloudUrl', setting, `${expected}, each once; entry ${i + 1} ${JSON.stringify(u)} repeats entry ${first + 1}`);
+  });
+  return urls.join(',');
 }

@@ -19,6 +19,15 @@ import { LiveEstimates } from './live-estimates.js';
 import { EdgeMetrics } from './metrics.js';
 import { ModelCatalog, type CatalogEntry } from './model-catalog.js';
 import { ResultCache } from './result-cache.js';
+import { formatTraceparent } from '../shared/trace.js';
+import { DEFAULT_PROTOCOL_LIMITS_FOR_EDGE } from './workflow-limits.js';
+import { MemoryWorkflowStore, type WorkflowStore } from '../shared/workflow/store.js';
+import { readRequestContext } from './request-context.js';
+import { SplitModels, type SplittableModel } from './split-models.js';
+import { workflowRoutes } from './workflow-routes.js';
+import { workflowRunRoutes } from './workflow-run-routes.js';
+import { EdgeWorkflowRuntime } from './workflow-runtime.js';
+import { WorkflowService } from './workflow-service.js';
 
 /** Settings of an edge node; every one has a default. */
 export interface EdgeSettings {
@@ -52,6 +61,12 @@ export interface EdgeParts {
   readonly processMetrics?: boolean;
   readonly isReady?: () => boolean;
   readonly log?: (event: Record<string, unknown>) => void;
+  /** Where deployed workflows are kept (Node: a folder; Workers: KV). Default: in memory. */
+  readonly workflowStore?: WorkflowStore;
+  /** Models whose bytes this edge holds and may cut for split-model nodes (Node: the model folder). */
+  readonly splittable?: readonly SplittableModel[];
+  /** Wall clock for deploy times (ms since the epoch). Default Date.now. */
+  readonly wallClock?: Clock;
 }
 
 export interface EdgeNode {
@@ -63,6 +78,7 @@ export interface EdgeNode {
   /** Live measurements (edge and cloud compute, link, cloud queue) for the router. */
   readonly estimates: LiveEstimates;
   readonly cloud: CloudTransport;
+  readonly workflows: WorkflowService;
   /** Closes the link and releases the model sessions. */
   close(): Promise<void>;
 }
@@ -96,8 +112,30 @@ export function createEdgeNode(parts: EdgeParts, settings: EdgeSettings = {}): E
     ...(parts.isReady ? { isReady: parts.isReady } : {}),
     ...(parts.log ? { log: parts.log } : {}),
   });
+  const splits = parts.splittable && parts.splittable.length > 0 ? new SplitModels(parts.splittable, parts.backend) : undefined;
+  const runtime = new EdgeWorkflowRuntime({ catalog, cloud: parts.cloud, estimates, clock: parts.clock, ...(splits ? { splits } : {}) });
+  const workflows = new WorkflowService({
+    store: parts.workflowStore ?? new MemoryWorkflowStore(), runtime, estimates, clock: parts.clock, ...(splits ? { splits } : {}),
+    ...(settings.defaultDeadlineMs !== undefined ? { defaultDeadlineMs: settings.defaultDeadlineMs } : {}),
+    ...(settings.maxDeadlineMs !== undefined ? { maxDeadlineMs: settings.maxDeadlineMs } : {}),
+    ...(parts.log ? { log: parts.log } : {}),
+  });
+  const maxBodyBytes = settings.maxBodyBytes ?? 16 * 1024 * 1024;
+  app.route('/v1/workflows', workflowRunRoutes({
+    service: workflows, clock: parts.clock, maxBodyBytes, limits: DEFAULT_PROTOCOL_LIMITS_FOR_EDGE(settings.protocolLimits, maxBodyBytes),
+    ...(parts.readBody ? { readBody: parts.readBody } : {}),
+    context: (c) => {
+      const ctx = readRequestContext((h) => c.req.header(h), parts.clock.now(), parts.random);
+      return { receivedAt: ctx.receivedAt, traceparent: formatTraceparent(ctx.span), ...(ctx.deadlineMs !== undefined ? { deadlineMs: ctx.deadlineMs } : {}) };
+    },
+  }));
+  app.route('/v1/workflows', workflowRoutes({
+    store: workflows.deployingStore(), models: workflows.models, clock: parts.wallClock ?? { now: () => Date.now() }, maxBodyBytes: Math.min(maxBodyBytes, 1024 * 1024),
+    ...(parts.readBody ? { readBody: parts.readBody } : {}),
+    ...(parts.log ? { audit: (e) => parts.log!({ ...e }) } : {}),
+  }));
   return {
-    app: app as unknown as Hono, service, catalog, cache, metrics, estimates, cloud: parts.cloud,
+    app: app as unknown as Hono, service, catalog, cache, metrics, estimates, cloud: parts.cloud, workflows,
     async close() {
       await parts.cloud.close();
       await catalog.close();

@@ -23,6 +23,9 @@ export interface EstimatesSnapshot {
   readonly cloudQueue: Record<string, { ms: number; source: string }>;
 }
 
+/** Least weight of a new sample in the edge's estimates. */
+export const LIVE_MIN_SAMPLE_WEIGHT = 0.25;
+
 export class LiveEstimates {
   readonly edgeCompute: ComputeEstimator;
   readonly cloudCompute: ComputeEstimator;
@@ -32,11 +35,14 @@ export class LiveEstimates {
   private readonly cloudModels = new Set<string>();
   private lastLoadTs: number | undefined;
 
-  constructor(clock: Clock) {
-    this.edgeCompute = new ComputeEstimator({ clock });
-    this.cloudCompute = new ComputeEstimator({ clock });
-    this.link = new LinkEstimator({ clock });
-    this.queue = new CloudQueueEstimator({ clock });
+  constructor(clock: Clock, opts: { readonly minSampleWeight?: number } = {}) {
+    // Each sample moves an estimate at least a quarter of the way: a cold first run (session
+    // warm-up) must not keep a fast tier priced slow for a whole half-life.
+    const minSampleWeight = opts.minSampleWeight ?? LIVE_MIN_SAMPLE_WEIGHT;
+    this.edgeCompute = new ComputeEstimator({ clock, minSampleWeight });
+    this.cloudCompute = new ComputeEstimator({ clock, minSampleWeight });
+    this.link = new LinkEstimator({ clock, minSampleWeight });
+    this.queue = new CloudQueueEstimator({ clock, minSampleWeight });
   }
 
   /** One model run on the edge backend. */

@@ -19,12 +19,17 @@ import { systemClock, systemTimers } from '../shared/time.js';
 import { pooledRandomBytes } from '../shared/trace.js';
 import { checkDeclaredLength, joinChunks, tooLarge, type BodyReader } from './body-reader.js';
 import type { Digest } from './cache-key.js';
+import { CloudPool } from './cloud-pool.js';
 import { NO_CLOUD, type CloudTransport } from './cloud-transport.js';
-import type { EdgeConfig } from './config.js';
+import { cloudUrlList, type EdgeConfig } from './config.js';
 import { createEdgeNode, type EdgeNode } from './edge-node.js';
 import { LiveEstimates } from './live-estimates.js';
 import { nodeCloudLink } from './node-socket.js';
 import { zooCatalogEntries } from './zoo-catalog.js';
+import type { SplittableModel } from './split-models.js';
+import { WorkflowFileStore } from './workflow-file-store.js';
+import { zooSampleInputs } from '../shared/zoo/samples/index.js';
+import { EVALUATION_SEED } from '../shared/zoo/build.js';
 
 export interface EdgeServer {
   readonly port: number;
@@ -68,13 +73,19 @@ export async function startEdgeServer(config: EdgeConfig, hooks: { log?: (event:
   const registry = await nodeBackends();
   const estimates = new LiveEstimates(systemClock);
   const backend = registry.get(config.backend === 'auto' ? undefined : config.backend);
-  const cloud: CloudTransport = config.cloudUrl === undefined
-    ? NO_CLOUD
-    : nodeCloudLink({
-      url: config.cloudUrl, ...(config.cloudToken !== undefined ? { token: config.cloudToken } : {}), client: 'cleave-edge/0.1.0', ...(log ? { log } : {}),
-      // Heartbeat round trips are RTT samples for the router, on top of those its own traffic gives.
-      onRtt: (ms) => estimates.link.observeRtt(ms),
-    }).start();
+  const cloudLink = (url: string): CloudTransport => nodeCloudLink({
+    url, ...(config.cloudToken !== undefined ? { token: config.cloudToken } : {}), client: 'cleave-edge/0.1.0', ...(log ? { log } : {}),
+    // Heartbeat round trips are RTT samples for the router, on top of those its own traffic gives.
+    onRtt: (ms) => estimates.link.observeRtt(ms),
+  }).start();
+  const cloudUrls = config.cloudUrl === undefined ? [] : cloudUrlList(config.cloudUrl);
+  // One URL is the bare link, exactly as before; several share one CloudPool (edge/cloud-pool.ts).
+  const cloud: CloudTransport = cloudUrls.length === 0 ? NO_CLOUD
+    : cloudUrls.length === 1 ? cloudLink(cloudUrls[0]!)
+      : new CloudPool({
+        endpoints: cloudUrls.map((url) => ({ url, transport: cloudLink(url) })),
+        clock: systemClock, timers: systemTimers, random: Math.random, ...(log ? { log } : {}),
+      });
 
   let warmed = false;
   let draining = false;
@@ -88,8 +99,14 @@ export async function startEdgeServer(config: EdgeConfig, hooks: { log?: (event:
     if (c.res.status === 413) c.res.headers.set('connection', 'close');
   });
   const { upgradeWebSocket, injectWebSocket, wss } = createNodeWebSocket({ app: outer });
+  const workflowStore = config.workflowsDir !== undefined ? await WorkflowFileStore.open({ dir: config.workflowsDir, ...(log ? { warn: (m: string) => log({ event: 'workflow-store', message: m }) } : {}) }) : undefined;
+  const readModel = (file: string): Promise<Uint8Array> => readFile(join(dir, file)).then((b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
+  // The gateway holds the cloud tier's files too: it can cut them for split-model nodes.
+  const splittable: SplittableModel[] = manifest.models
+    .filter((m) => m.tier === 'cloud' && m.quantization === 'none')
+    .map((m) => ({ name: m.name, version: m.version, bytes: () => readModel(m.file), samples: () => zooSampleInputs(m.name, 32, EVALUATION_SEED) }));
   const node = createEdgeNode({
-    backend,
+    backend, splittable, ...(workflowStore ? { workflowStore } : {}),
     models: zooCatalogEntries(manifest, { bytesOf: (file) => readFile(join(dir, file)).then((b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength)), cloud: config.cloudUrl !== undefined }),
     cloud, estimates, clock: systemClock, timers: systemTimers, random: pooledRandomBytes(), digest: nodeSha256,
     upgradeWebSocket, readBody: nodeBodyReader, processMetrics: hooks.processMetrics ?? true,

@@ -12,6 +12,7 @@ interface EdgeFlags {
   cloud?: string;
   cloudToken?: string;
   models?: string;
+  workflowsDir?: string;
   backend?: string;
   cacheBytes?: string;
   cacheTtlMs?: string;
@@ -31,6 +32,7 @@ export function registerEdge(program: Command): void {
     .option('--cloud <url>', 'cloud protocol URL, e.g. ws://127.0.0.1:9000/v1/ws; none = edge models only (env CLEAVE_CLOUD_URL)')
     .option('--cloud-token <t>', 'bearer token for the cloud (env CLEAVE_CLOUD_TOKEN)')
     .option('--models <dir>', 'model folder with a zoo manifest.json; default: the generated zoo (env CLEAVE_MODELS)')
+    .option('--workflows-dir <dir>', 'folder deployed workflows persist in; none = in memory (env CLEAVE_WORKFLOWS_DIR)')
     .option('--backend <name>', 'auto | onnxruntime-node | onnxruntime-web (env CLEAVE_BACKEND, default auto)')
     .option('--cache-bytes <bytes>', 'result cache size, e.g. 64MiB (env CLEAVE_CACHE_BYTES)')
     .option('--cache-ttl-ms <ms>', 'time a cached answer lives; 0 = until evicted (env CLEAVE_CACHE_TTL_MS, default 60000)')
@@ -44,12 +46,15 @@ Endpoints (docs/edge.md):
   GET  /v2/health/live, /v2/health/ready, /v2, /v2/models/<name>   KServe v2 health and metadata
   POST /v2/models/<name>/infer      KServe v2 infer (JSON, or binary-data extension)
   POST /v1/models/<name>/infer      native infer: msgpack or JSON (Content-Type / Accept)
+  POST /v1/workflows                deploy a workflow (docs/workflows.md); GET/DELETE /v1/workflows[/<name>]
+  POST /v1/workflows/<name>/infer   run it (Accept: application/x-ndjson streams per node)
+  GET  /v1/workflows/<name>/plan    where each node would run now, and why
   WS   /v1/ws                       the Cleave protocol (docs/protocol.md)
   GET  /v1/status, /metrics         link, cache and models; Prometheus
 Request headers: x-cleave-cache (default|bypass|refresh), x-cleave-tenant, x-cleave-deadline-ms, traceparent, x-request-id`)
     .action(async (flags: EdgeFlags) => {
       const raw: RawEdgeSettings = {
-        port: flags.port, host: flags.host, cloudUrl: flags.cloud, cloudToken: flags.cloudToken, models: flags.models, backend: flags.backend,
+        port: flags.port, host: flags.host, cloudUrl: flags.cloud, cloudToken: flags.cloudToken, models: flags.models, workflowsDir: flags.workflowsDir, backend: flags.backend,
         cacheBytes: flags.cacheBytes, cacheTtlMs: flags.cacheTtlMs, maxBodyBytes: flags.maxBodyBytes,
         defaultDeadlineMs: flags.defaultDeadlineMs, maxDeadlineMs: flags.maxDeadlineMs,
         // commander sets these to true by default; only an explicit --no-* should override the env.

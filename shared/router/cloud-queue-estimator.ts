@@ -40,6 +40,8 @@ export interface CloudQueueEstimatorOptions {
   readonly loadStaleMs?: number;
   /** Half-life of the RESULT queue-time Ewma, ms. Default 10 000. */
   readonly halfLifeMs?: number;
+  /** Least weight of a new sample in each EWMA (EwmaOptions.minSampleWeight). Default 0. */
+  readonly minSampleWeight?: number;
 }
 
 /** Which rule of the file comment produced an estimate. */
@@ -58,6 +60,7 @@ export class CloudQueueEstimator {
   private readonly clock: Clock;
   private readonly loadStaleMs: number;
   private readonly halfLifeMs: number;
+  private readonly minSampleWeight: number;
   // Maps: model names come off the wire ("__proto__" must stay a key, not a prototype).
   private readonly loads = new Map<string, { load: ModelLoad; at: number }>();
   private readonly results = new Map<string, Ewma>();
@@ -66,6 +69,7 @@ export class CloudQueueEstimator {
     this.clock = opts.clock;
     this.loadStaleMs = opts.loadStaleMs ?? DEFAULT_LOAD_STALE_MS;
     this.halfLifeMs = opts.halfLifeMs ?? DEFAULT_QUEUE_HALF_LIFE_MS;
+    this.minSampleWeight = opts.minSampleWeight ?? 0;
     checkPositive('loadStaleMs', this.loadStaleMs);
     checkPositive('halfLifeMs', this.halfLifeMs);
   }
@@ -89,7 +93,7 @@ export class CloudQueueEstimator {
       throw new CleaveError('CLEAVE_E_BAD_ARGUMENT', `queueMs = ${q} for model ${JSON.stringify(model)}: expected a finite number >= 0`, { model, queueMs: String(q) });
     }
     let e = this.results.get(model);
-    if (!e) this.results.set(model, (e = new Ewma({ halfLifeMs: this.halfLifeMs, clock: this.clock })));
+    if (!e) this.results.set(model, (e = new Ewma({ halfLifeMs: this.halfLifeMs, clock: this.clock, minSampleWeight: this.minSampleWeight })));
     e.observe(q);
   }
 

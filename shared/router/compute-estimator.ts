@@ -32,6 +32,8 @@ export interface ComputeEstimatorOptions {
   readonly clock: Clock;
   /** Half-life of each bucket's Ewma, ms. Default 10 000. */
   readonly halfLifeMs?: number;
+  /** Least weight of a new sample in each EWMA (EwmaOptions.minSampleWeight). Default 0. */
+  readonly minSampleWeight?: number;
 }
 
 /** One bucket's state, for metrics and logs. */
@@ -57,12 +59,14 @@ export function batchBucket(batch: number): number {
 export class ComputeEstimator {
   private readonly clock: Clock;
   private readonly halfLifeMs: number;
+  private readonly minSampleWeight: number;
   // Map, not an object: model names come from config and the wire ("__proto__" is a fine name).
   private readonly models = new Map<string, Map<number, Ewma>>();
 
   constructor(opts: ComputeEstimatorOptions) {
     this.clock = opts.clock;
     this.halfLifeMs = opts.halfLifeMs ?? DEFAULT_COMPUTE_HALF_LIFE_MS;
+    this.minSampleWeight = opts.minSampleWeight ?? 0;
     checkPositive('halfLifeMs', this.halfLifeMs);
   }
 
@@ -75,7 +79,7 @@ export class ComputeEstimator {
     let buckets = this.models.get(model);
     if (!buckets) this.models.set(model, (buckets = new Map()));
     let e = buckets.get(b);
-    if (!e) buckets.set(b, (e = new Ewma({ halfLifeMs: this.halfLifeMs, clock: this.clock })));
+    if (!e) buckets.set(b, (e = new Ewma({ halfLifeMs: this.halfLifeMs, clock: this.clock, minSampleWeight: this.minSampleWeight })));
     e.observe(ms);
   }
 

@@ -6,7 +6,7 @@
  *
  * Update rule, with Δt = clock.now() - lastAt (clamped to >= 0) and H = halfLifeMs:
  *
- *   w = 2^(-Δt / H)                 weight of the old estimate (ewmaWeight)
+ *   w = min(2^(-Δt / H), 1 - m)     weight of the old estimate (ewmaWeight; m = minSampleWeight, default 0)
  *   v = w * v + (1 - w) * x         (the first sample sets v = x)
  *
  * The result is clamped between the old v and x: the convex combination lies there exactly, but
@@ -38,6 +38,13 @@ export interface EwmaOptions {
   readonly halfLifeMs: number;
   /** Where observation times come from. */
   readonly clock: Clock;
+  /**
+   * Least weight a new sample gets, 0..1 (the old estimate's weight is at most 1 - this). Default
+   * 0: purely time-decayed. A router wants some (LiveEstimates uses 0.25): with none, a burst of
+   * fast samples right after one slow cold start hardly moves the estimate until a half-life
+   * has passed, and placement keeps avoiding a tier that is in fact fast.
+   */
+  readonly minSampleWeight?: number;
 }
 
 /** Throws CLEAVE_E_BAD_ARGUMENT unless `v` is a finite number > 0. Shared by shared/router's options. */
@@ -57,11 +64,15 @@ export class Ewma {
   private at: number | undefined;
   readonly halfLifeMs: number;
   protected readonly clock: Clock;
+  private readonly maxOldWeight: number;
 
   constructor(opts: EwmaOptions) {
     checkPositive('halfLifeMs', opts.halfLifeMs);
+    const m = opts.minSampleWeight ?? 0;
+    if (!(m >= 0 && m <= 1)) throw new CleaveError('CLEAVE_E_BAD_ARGUMENT', `minSampleWeight = ${m}: expected a number in [0, 1]`, { minSampleWeight: String(m) });
     this.halfLifeMs = opts.halfLifeMs;
     this.clock = opts.clock;
+    this.maxOldWeight = 1 - m;
   }
 
   /** Folds in one sample taken now. */
@@ -72,7 +83,7 @@ export class Ewma {
     const now = this.clock.now();
     this.v = this.v === undefined || this.at === undefined
       ? value
-      : this.blend(this.v, value, ewmaWeight(now - this.at, this.halfLifeMs));
+      : this.blend(this.v, value, Math.min(this.maxOldWeight, ewmaWeight(now - this.at, this.halfLifeMs)));
     this.at = now;
     this.n++;
   }

@@ -46,6 +46,8 @@ export interface LinkEstimatorOptions {
   readonly clock: Clock;
   /** Half-life of the RTT and bandwidth Ewmas, ms. Default 10 000. */
   readonly halfLifeMs?: number;
+  /** Least weight of a new sample in each EWMA (EwmaOptions.minSampleWeight). Default 0. */
+  readonly minSampleWeight?: number;
   /**
    * Track RTT with a PeakEwma (a spike is believed at once, recovery gradually) instead of an
    * Ewma. Default false.
@@ -128,7 +130,7 @@ export class LinkEstimator {
 
   constructor(opts: LinkEstimatorOptions) {
     this.clock = opts.clock;
-    const ewma = { halfLifeMs: opts.halfLifeMs ?? DEFAULT_LINK_HALF_LIFE_MS, clock: opts.clock };
+    const ewma = { halfLifeMs: opts.halfLifeMs ?? DEFAULT_LINK_HALF_LIFE_MS, clock: opts.clock, minSampleWeight: opts.minSampleWeight ?? 0 };
     this.rtt = opts.peakRtt ? new PeakEwma(ewma) : new Ewma(ewma);
     this.up = new Ewma(ewma);
     this.down = new Ewma(ewma);

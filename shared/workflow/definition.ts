@@ -83,7 +83,13 @@ const transformParams = z.discriminatedUnion('op', [
   z.strictObject({ op: z.literal('softmax'), input: tensorName, output: tensorName }),
   z.strictObject({ op: z.literal('argmax'), input: tensorName, output: tensorName }),
   z.strictObject({ op: z.literal('topk'), input: tensorName, k: z.number().int().min(1).max(1000), output: tensorName, labels: z.array(z.string().max(256)).max(100_000).optional() }),
-  /** Text from a template: `{{argmax(logits)}}`, `{{label(logits)}}`, each `{{...}}` an expression of the condition language. */
+  /**
+   * Greedy CTC decoding: argmax over the last dim of [N, T, C] frame logits, repeats collapsed,
+   * `blank` (default 0) dropped, then padded with `pad` (default 0) or cut to `length` ids:
+   * int64 [N, length]. Glue from a speech model's frames to a text model's token ids.
+   */
+  z.strictObject({ op: z.literal('ctc-decode'), input: tensorName, output: tensorName, length: z.number().int().min(1).max(65_536), blank: z.number().int().min(0).optional(), pad: z.number().int().min(0).optional() }),
+  /** Text from a template: `{{argmax(logits)}}`, `{{max(softmax(logits))}}`, each `{{...}}` an expression of the condition language; `{{label(expr)}}` renders `labels[expr]`. */
   z.strictObject({ op: z.literal('template'), template: z.string().max(4096), output: tensorName, labels: z.array(z.string().max(256)).max(100_000).optional() }),
 ]);
 

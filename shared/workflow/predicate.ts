@@ -269,7 +269,7 @@ class Parser {
   readonly references = new Set<string>();
   private readonly lexer: Lexer;
 
-  constructor(private readonly src: string, private readonly limits: PredicateLimits) {
+  constructor(private readonly src: string, private readonly limits: PredicateLimits, private readonly expression = false) {
     this.lexer = new Lexer(src);
     this.tok = this.lexer.next();
   }
@@ -280,7 +280,7 @@ class Parser {
       const t = this.tok;
       throw this.fail(t.start, `expected an operator or end of input at column ${t.start + 1}, found ${describeToken(t)}`, 'an operator or end of input', t);
     }
-    if (staticKind(root) === 'num') {
+    if (!this.expression && staticKind(root) === 'num') {
       const text = this.text(root);
       throw this.fail(root.start, `the condition \`${text}\` at column ${root.start + 1} is a number, not true/false; compare it, e.g. \`${text} > 0.5\``, 'a condition');
     }
@@ -506,9 +506,10 @@ class Parser {
 /**
  * Parses a condition. Throws CleaveError CLEAVE_E_BAD_ARGUMENT with the 1-based column and a
  * caret excerpt in the message, detail `{ column, expected }` (and `found` when there was a
- * token). `limits` defaults to PREDICATE_LIMITS.
+ * token). `limits` defaults to PREDICATE_LIMITS. `kind` 'expression' accepts a number as the
+ * result (a template's `{{argmax(logits)}}`); a condition must come out true or false.
  */
-export function parsePredicate(source: string, limits: Partial<PredicateLimits> = {}): Predicate {
+export function parsePredicate(source: string, limits: Partial<PredicateLimits> = {}, kind: 'condition' | 'expression' = 'condition'): Predicate {
   const lim: PredicateLimits = { ...PREDICATE_LIMITS, ...limits };
   if (typeof source !== 'string') {
     throw new CleaveError('CLEAVE_E_BAD_ARGUMENT', `a predicate must be a string, got ${source === null ? 'null' : typeof source}`, { expected: 'a string' });
@@ -520,7 +521,7 @@ export function parsePredicate(source: string, limits: Partial<PredicateLimits> 
       { column: lim.maxSourceLength + 1, expected: `at most ${lim.maxSourceLength} characters`, limit: 'maxSourceLength' },
     );
   }
-  const parser = new Parser(source, lim);
+  const parser = new Parser(source, lim, kind === 'expression');
   const root = parser.parse();
   const p: Predicate = Object.freeze({ source, references: Object.freeze([...parser.references]) });
   ASTS.set(p, root);
@@ -562,6 +563,11 @@ class Interpreter {
 
   private error(code: 'CLEAVE_E_BAD_ARGUMENT' | 'CLEAVE_E_SHAPE', n: Node, message: string): CleaveError {
     return new CleaveError(code, message, { column: n.start + 1, expression: this.text(n) });
+  }
+
+  /** An expression for a template: a scalar (number or boolean). */
+  scalarOf(root: Node): number | boolean {
+    return this.scalar(root);
   }
 
   /** The whole predicate: it must come out true or false. */
@@ -838,4 +844,18 @@ export function evaluatePredicate(p: Predicate, lookup: (reference: string) => P
     root = ASTS.get(fresh) as Node;
   }
   return new Interpreter(p.source, lookup).condition(root);
+}
+
+/**
+ * Evaluates an expression of the same language to a scalar (a number or a boolean), for
+ * templates: `{{argmax(logits)}}` renders the class index. A tensor of more than one element is
+ * CLEAVE_E_BAD_ARGUMENT (reduce or index it), as in a condition.
+ */
+export function evaluateScalar(p: Predicate, lookup: (reference: string) => PredicateValue | undefined): number | boolean {
+  let root = ASTS.get(p);
+  if (root === undefined) {
+    const fresh = parsePredicate(p.source, {}, 'expression');
+    root = ASTS.get(fresh) as Node;
+  }
+  return new Interpreter(p.source, lookup).scalarOf(root);
 }

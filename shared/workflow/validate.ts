@@ -41,15 +41,17 @@
  * Node outputs: model -> the model's outputs (or the `outputs` subset); split-model -> the model's
  * outputs; transform softmax -> `output` with its input's spec; argmax -> `output` int64 with
  * the input's shape less its last dim; topk -> `output` int64 and `<output>_scores` float32, each
- * the input's shape with the last dim replaced by k ([N,k] for [N,C] logits); template ->
+ * the input's shape with the last dim replaced by k ([N,k] for [N,C] logits); ctc-decode ->
+ * `output` int64, the input's shape less its last two dims, plus `length`; template ->
  * `output` string [N]; branch -> whatever arrives, unchanged; loop -> its last body node's outputs.
- * Template expressions (`{{argmax(logits)}}`) are not checked here.
+ * Template expressions (`{{argmax(logits)}}`) are parsed; the names they read are not checked.
  */
 import { CleaveError } from '../errors.js';
 import type { DType } from '../onnx/dtype.js';
 import type { TensorSpec } from '../protocol/frames.js';
 import { INPUT_NODE, WorkflowSchema, type WorkflowDefinition, type WorkflowNode } from './definition.js';
 import { parsePredicate } from './predicate.js';
+import { compileTemplate } from './transforms.js';
 
 /** What the validator needs to know about a model: its contract and the tiers that can run it now. */
 export interface ModelInfo {
@@ -476,6 +478,7 @@ class GraphChecker {
         switch (p.op) {
           case 'softmax': return new Map([[p.output, { ...input, name: p.output }]]);
           case 'argmax': return new Map([[p.output, { name: p.output, dtype: 'int64', shape: lead }]]);
+          case 'ctc-decode': return new Map([[p.output, { name: p.output, dtype: 'int64', shape: [...input.shape.slice(0, -2), p.length] }]]);
           case 'topk': {
             const scores = `${p.output}_scores`;
             return new Map<string, TensorSpec>([
@@ -589,7 +592,14 @@ class GraphChecker {
 
   private checkTransformInput(n: Extract<WorkflowNode, { type: 'transform' }>, i: number): void {
     const p = n.params;
-    if (p.op === 'template') return;
+    if (p.op === 'template') {
+      try {
+        compileTemplate(p.template);
+      } catch (e) {
+        this.add(`nodes[${i}].params.template`, `template of "${n.id}": ${(e as Error).message}`);
+      }
+      return;
+    }
     const a = this.arrivals(n.id);
     const got = a.tensors.filter((t) => t.name === p.input);
     const at = `nodes[${i}].params.input`;
@@ -609,6 +619,7 @@ class GraphChecker {
       this.add(at, `${p.op} needs a numeric tensor; "${p.input}" is ${fmtSpec(first)}`);
     }
     if (first.shape.length === 0) this.add(at, `${p.op} works over the last dim; "${p.input}" is a scalar (${fmtSpec(first)})`);
+    if (p.op === 'ctc-decode' && first.shape.length < 2) this.add(at, `ctc-decode needs frame logits [..., T, C]; "${p.input}" is ${fmtSpec(first)}`);
     if (p.op === 'topk') {
       const last = first.shape[first.shape.length - 1];
       if (last !== undefined && last !== -1 && p.k > last) this.add(`nodes[${i}].params.k`, `k = ${p.k} but "${p.input}" has only ${last} entries in its last dim (${fmtSpec(first)})`);
