@@ -34,6 +34,7 @@ import { answerHeaders, errorHeaders, HEADERS, readRequestContext, type RequestC
 import type { ResultCache } from './result-cache.js';
 import { clientSocketHandler } from './client-socket.js';
 import { webBodyReader, type BodyReader } from './body-reader.js';
+import type { WorkflowService } from './workflow-service.js';
 
 export interface EdgeAppOptions {
   readonly service: EdgeService;
@@ -61,6 +62,8 @@ export interface EdgeAppOptions {
   readonly isReady?: () => boolean;
   /** What runs the edge models, for `GET /v2` and /v1/status. */
   readonly backend: string;
+  /** Deployed workflows, for the client WebSocket (RUN `workflow:<name>`). */
+  readonly workflows?: WorkflowService;
   readonly log?: (event: Record<string, unknown>) => void;
 }
 
@@ -223,6 +226,7 @@ export function createEdgeApp(opts: EdgeAppOptions): Hono<Env> {
     app.get('/v1/ws', opts.upgradeWebSocket(clientSocketHandler({
       service, metrics: opts.metrics, clock, timers: opts.timers, limits, name: `${opts.name}/${opts.version}`, backend: opts.backend, random: opts.random,
       offers: () => catalog.list().map((e) => ({ name: e.name, version: e.version, inputs: e.inputs, outputs: e.outputs, maxBatchSize: e.maxBatchSize })),
+      ...(opts.workflows ? { workflows: opts.workflows } : {}),
       ...(opts.log ? { log: opts.log } : {}),
     })));
   } else {

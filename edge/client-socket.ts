@@ -14,6 +14,8 @@ import { ServerSession } from '../shared/protocol/server-session.js';
 import type { Clock, Timers } from '../shared/time.js';
 import { requestId, type RandomBytes } from '../shared/trace.js';
 import type { EdgeService } from './edge-service.js';
+import { withWorkflows } from './workflow-run-service.js';
+import type { WorkflowService } from './workflow-service.js';
 import type { EdgeMetrics } from './metrics.js';
 import { DEFAULT_TENANT, HEADERS } from './request-context.js';
 
@@ -29,6 +31,8 @@ export interface ClientSocketOptions {
   readonly backend: string;
   readonly random: RandomBytes;
   readonly offers: () => readonly ModelOffer[];
+  /** Deployed workflows, run by RUNs for `workflow:<name>` (workflow-run-service.ts). */
+  readonly workflows?: WorkflowService;
   readonly log?: (event: Record<string, unknown>) => void;
 }
 
@@ -41,7 +45,8 @@ export function clientSocketHandler(opts: ClientSocketOptions): (c: Context) => 
       const s = new ServerSession(
         { send: (b) => ws.send(b as Uint8Array<ArrayBuffer>), close: (code, reason) => ws.close(code, reason) },
         {
-          id: requestId(undefined, opts.random), service: opts.service.runService(tenant),
+          id: requestId(undefined, opts.random),
+          service: opts.workflows ? withWorkflows(opts.service.runService(tenant), opts.workflows, opts.clock) : opts.service.runService(tenant),
           metrics: { streams: (d) => opts.metrics.wsStreams.inc(d), protocolError: (code) => opts.metrics.protocolErrors.inc({ code }) },
           clock: opts.clock, timers: opts.timers, limits: opts.limits, serverName: opts.name, device: opts.backend,
           offers: opts.offers,

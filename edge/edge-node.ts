@@ -102,22 +102,22 @@ export function createEdgeNode(parts: EdgeParts, settings: EdgeSettings = {}): E
     ...(settings.defaultDeadlineMs !== undefined ? { defaultDeadlineMs: settings.defaultDeadlineMs } : {}),
     ...(settings.maxDeadlineMs !== undefined ? { maxDeadlineMs: settings.maxDeadlineMs } : {}),
   });
-  const app = createEdgeApp({
-    service, catalog, cloud: parts.cloud, cache, metrics, estimates, clock: parts.clock, timers: parts.timers, random: parts.random,
-    name: EDGE_NAME, version: EDGE_VERSION, backend: parts.backend.name,
-    ...(settings.maxBodyBytes !== undefined ? { maxBodyBytes: settings.maxBodyBytes } : {}),
-    ...(settings.protocolLimits ? { protocolLimits: settings.protocolLimits } : {}),
-    ...(parts.upgradeWebSocket ? { upgradeWebSocket: parts.upgradeWebSocket } : {}),
-    ...(parts.readBody ? { readBody: parts.readBody } : {}),
-    ...(parts.isReady ? { isReady: parts.isReady } : {}),
-    ...(parts.log ? { log: parts.log } : {}),
-  });
   const splits = parts.splittable && parts.splittable.length > 0 ? new SplitModels(parts.splittable, parts.backend) : undefined;
   const runtime = new EdgeWorkflowRuntime({ catalog, cloud: parts.cloud, estimates, clock: parts.clock, ...(splits ? { splits } : {}) });
   const workflows = new WorkflowService({
     store: parts.workflowStore ?? new MemoryWorkflowStore(), runtime, estimates, clock: parts.clock, ...(splits ? { splits } : {}),
     ...(settings.defaultDeadlineMs !== undefined ? { defaultDeadlineMs: settings.defaultDeadlineMs } : {}),
     ...(settings.maxDeadlineMs !== undefined ? { maxDeadlineMs: settings.maxDeadlineMs } : {}),
+    ...(parts.log ? { log: parts.log } : {}),
+  });
+  const app = createEdgeApp({
+    service, catalog, cloud: parts.cloud, cache, metrics, estimates, clock: parts.clock, timers: parts.timers, random: parts.random,
+    name: EDGE_NAME, version: EDGE_VERSION, backend: parts.backend.name, workflows,
+    ...(settings.maxBodyBytes !== undefined ? { maxBodyBytes: settings.maxBodyBytes } : {}),
+    ...(settings.protocolLimits ? { protocolLimits: settings.protocolLimits } : {}),
+    ...(parts.upgradeWebSocket ? { upgradeWebSocket: parts.upgradeWebSocket } : {}),
+    ...(parts.readBody ? { readBody: parts.readBody } : {}),
+    ...(parts.isReady ? { isReady: parts.isReady } : {}),
     ...(parts.log ? { log: parts.log } : {}),
   });
   const maxBodyBytes = settings.maxBodyBytes ?? 16 * 1024 * 1024;

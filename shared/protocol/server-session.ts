@@ -28,6 +28,11 @@ export interface ServiceRunRequest {
   readonly receivedAt?: number;
   /** W3C traceparent of the caller's span, when it sent one. */
   readonly traceparent?: string;
+  /**
+   * Set when the RUN asked to stream: a service whose run has steps (an edge workflow's nodes)
+   * reports each step's outputs here, sent as PARTIAL frames. A plain model run ignores it.
+   */
+  readonly onPartial?: (stage: number, model: string, outputs: TensorMap) => void;
 }
 
 /** A subgraph request: consecutive stages as one request. */
@@ -236,12 +241,10 @@ export class ServerSession {
       this.streamError(run.id, new CleaveError('CLEAVE_E_BAD_ARGUMENT', `this server does not run subgraphs (RUN with "stages"); send one RUN per model`, { id: run.id }));
       return;
     }
+    const partial = (stage: number, model: string, outputs: TensorMap): void => this.send({ t: FrameType.PARTIAL, id: run.id, stage, model, outputs }, run.int8Outputs);
     const handle = run.stages && service.runStages
-      ? service.runStages({
-        ...common, name: run.model, stages: run.stages,
-        ...(run.stream ? { onStage: (stage: number, model: string, outputs: TensorMap) => this.send({ t: FrameType.PARTIAL, id: run.id, stage, model, outputs }, run.int8Outputs) } : {}),
-      })
-      : service.infer({ ...common, model: run.model, ...(run.version !== undefined ? { version: run.version } : {}) });
+      ? service.runStages({ ...common, name: run.model, stages: run.stages, ...(run.stream ? { onStage: partial } : {}) })
+      : service.infer({ ...common, model: run.model, ...(run.version !== undefined ? { version: run.version } : {}), ...(run.stream ? { onPartial: partial } : {}) });
     this.runs.set(run.id, handle);
     this.opts.metrics.streams(1);
     handle.promise.then(

@@ -1,0 +1,130 @@
+/**
+ * Workflows on a real Node edge process (no cloud): deploy through the API, run over HTTP (JSON
+ * and NDJSON streaming) and over the protocol WebSocket (PARTIAL per node), plan, persistence
+ * across a restart, and the coded refusals.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectCloud } from '../../cli/cloud-client.js';
+import type { TensorMap } from '../../shared/protocol/frames.js';
+import type { WorkflowDefinition } from '../../shared/workflow/definition.js';
+import { zooSampleInputs } from '../../shared/zoo/samples/index.js';
+import { startEdgeProcess, type EdgeProcess } from '../helpers/edge.js';
+
+const VOICE_LOCAL: WorkflowDefinition = {
+  name: 'voice-local',
+  inputs: [{ name: 'features', dtype: 'float32', shape: [-1, 40, 100] }],
+  nodes: [
+    { id: 'asr', type: 'model', params: { model: 'audio-small', placement: 'edge' } },
+    { id: 'tokens', type: 'transform', params: { op: 'ctc-decode', input: 'token_logits', output: 'input_ids', length: 32 } },
+    { id: 'nlu', type: 'model', params: { model: 'text-tiny', placement: 'edge' } },
+    { id: 'reply', type: 'transform', params: { op: 'template', template: 'topic {{argmax(logits)}}', output: 'text' } },
+  ],
+  edges: [
+    { source: 'input', target: 'asr' },
+    { source: 'asr', target: 'tokens' },
+    { source: 'tokens', target: 'nlu' },
+    { source: 'nlu', target: 'reply' },
+  ],
+  outputs: [{ name: 'reply', from: 'reply.text' }, { name: 'logits', from: 'nlu.logits' }],
+};
+
+function jsonInputs(m: TensorMap): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(m).map(([k, t]) => [k, { dtype: t.dtype, dims: t.dims, data: Array.from(t.data as Float32Array) }]));
+}
+
+describe('workflows on a Node edge process', () => {
+  let edge: EdgeProcess | undefined;
+  const dir = mkdtempSync(path.join(tmpdir(), 'cleave-wf-'));
+  const features = zooSampleInputs('audio-small', 1, 11)!;
+  const body = JSON.stringify({ inputs: jsonInputs(features) });
+
+  beforeAll(async () => {
+    edge = await startEdgeProcess(['--workflows-dir', dir]);
+  }, 90_000);
+  afterAll(async () => {
+    await edge?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const post = (p: string, b: string, headers: Record<string, string> = {}): Promise<Response> =>
+    fetch(`${edge!.url}${p}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: b });
+
+  it('deploys, runs and explains a workflow', async () => {
+    const d = await post('/v1/workflows', JSON.stringify(VOICE_LOCAL));
+    expect(d.status).toBe(201);
+    expect(await d.json()).toMatchObject({ name: 'voice-local', version: 1 });
+
+    const r = await post('/v1/workflows/voice-local/infer', body);
+    expect(r.status).toBe(200);
+    expect(r.headers.get('x-cleave-plan')).toBe('asr=edge, nlu=edge');
+    expect(r.headers.get('server-timing')).toMatch(/total;dur=/);
+    const j = (await r.json()) as { outputs: Record<string, { dtype: string; dims: number[]; data: unknown[] }>; nodes: { node: string; status: string }[] };
+    expect(j.nodes.map((n) => n.node)).toEqual(['asr', 'tokens', 'nlu', 'reply']);
+    const logits = j.outputs.logits!;
+    expect(logits.dims).toEqual([1, 8]);
+    const best = (logits.data as number[]).indexOf(Math.max(...(logits.data as number[])));
+    expect(j.outputs.reply!.data).toEqual([`topic ${best}`]);
+
+    const plan = (await (await fetch(`${edge!.url}/v1/workflows/voice-local/plan`)).json()) as { nodes: { node: string; placement: string }[] };
+    expect(plan.nodes.map((n) => `${n.node}=${n.placement}`)).toEqual(['asr=edge', 'tokens=inline', 'nlu=edge', 'reply=inline']);
+  });
+
+  it('streams one NDJSON line per node, then the result', async () => {
+    const r = await post('/v1/workflows/voice-local/infer', body, { accept: 'application/x-ndjson' });
+    expect(r.headers.get('content-type')).toContain('application/x-ndjson');
+    const lines = (await r.text()).trim().split('\n').map((l) => JSON.parse(l) as { event: string; node?: string });
+    expect(lines.map((l) => `${l.event}:${l.node ?? ''}`)).toEqual(['node:asr', 'node:tokens', 'node:nlu', 'node:reply', 'result:']);
+  });
+
+  it('runs it over the protocol WebSocket with a PARTIAL per node', async () => {
+    const client = await connectCloud(`${edge!.url.replace(/^http/, 'ws')}/v1/ws`);
+    try {
+      await client.ready;
+      const partials: string[] = [];
+      const r = await client.run({ model: 'workflow:voice-local', inputs: features, deadlineMs: 30_000, onPartial: (_i, node) => partials.push(node) }).promise;
+      expect(partials).toEqual(['asr', 'tokens', 'nlu', 'reply']);
+      expect(r.outputs.logits!.dims).toEqual([1, 8]);
+      // Text travels as its UTF-8 bytes.
+      expect(new TextDecoder().decode(r.outputs.reply!.data as Uint8Array)).toMatch(/^topic \d$/);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('refuses a document with several problems, listing each', async () => {
+    const bad = {
+      ...VOICE_LOCAL, name: 'bad-one',
+      nodes: [...VOICE_LOCAL.nodes.slice(0, 2), { id: 'nlu', type: 'model', params: { model: 'no-such-model' } }, VOICE_LOCAL.nodes[3]],
+      edges: [...VOICE_LOCAL.edges, { source: 'reply', target: 'asr' }, { source: 'nlu', target: 'reply', when: 'max(logits <' }],
+    };
+    const r = await post('/v1/workflows', JSON.stringify(bad));
+    expect(r.status).toBe(400);
+    const j = (await r.json()) as { code: string; detail: { problems: { at: string; message: string }[] } };
+    expect(j.code).toBe('CLEAVE_E_WORKFLOW_INVALID');
+    const text = j.detail.problems.map((p) => `${p.at}: ${p.message}`).join('\n');
+    expect(text).toMatch(/no-such-model/);
+    expect(text).toMatch(/cycle/i);
+    expect(text).toMatch(/edges\[5\]\.when/);
+  });
+
+  it('refuses unknown workflows and bad inputs with coded errors', async () => {
+    const r = await post('/v1/workflows/nope/infer', body);
+    expect(r.status).toBe(404);
+    expect(((await r.json()) as { code: string }).code).toBe('CLEAVE_E_NOT_FOUND');
+    const wrong = await post('/v1/workflows/voice-local/infer', JSON.stringify({ inputs: { features: { dtype: 'float32', dims: [1, 2], data: [1, 2] } } }));
+    expect(wrong.status).toBe(400);
+    expect(((await wrong.json()) as { message: string }).message).toMatch(/features/);
+  });
+
+  it('keeps deployed workflows across a restart', async () => {
+    await edge!.stop();
+    edge = await startEdgeProcess(['--workflows-dir', dir]);
+    const list = (await (await fetch(`${edge.url}/v1/workflows`)).json()) as { workflows: { name: string; latestVersion: number }[] };
+    expect(list.workflows).toEqual([expect.objectContaining({ name: 'voice-local', latestVersion: 1 })]);
+    const r = await post('/v1/workflows/voice-local/infer', body);
+    expect(r.status).toBe(200);
+  }, 90_000);
+});
