@@ -18,6 +18,7 @@ import { createEdgeNode, type EdgeNode } from './edge-node.js';
 import { DurableObjectTransport, type LinkObjectRpc } from './link-object.js';
 import { WORKER_MANIFEST, WORKER_MODEL_FILES } from './worker-models.js';
 import { zooCatalogEntries } from './zoo-catalog.js';
+import { workflowKvStoreFromEnv, type KvNamespaceLike } from './workflow-kv-store.js';
 
 export { CloudLinkObject } from './link-object.js';
 
@@ -26,6 +27,8 @@ interface WorkerEnv {
   readonly [key: string]: unknown;
   /** Durable Object namespace of CloudLinkObject. */
   readonly CLOUD_LINK?: { idFromName(name: string): unknown; get(id: unknown): LinkObjectRpc };
+  /** KV namespace deployed workflows persist in (wrangler.toml [[kv_namespaces]]). */
+  readonly WORKFLOWS?: KvNamespaceLike;
 }
 
 let node: EdgeNode | undefined;
@@ -35,6 +38,7 @@ function edgeFor(env: WorkerEnv, colo: string): EdgeNode {
   const config = resolveEdgeConfig(edgeSettingsFromEnv(env));
   const ns = env.CLOUD_LINK;
   const cloud = config.cloudUrl !== undefined && ns ? new DurableObjectTransport(() => ns.get(ns.idFromName(colo))) : NO_CLOUD;
+  const workflowStore = workflowKvStoreFromEnv(env);
   node = createEdgeNode({
     backend: workerdOrtBackend(),
     models: zooCatalogEntries(WORKER_MANIFEST, {
@@ -47,6 +51,8 @@ function edgeFor(env: WorkerEnv, colo: string): EdgeNode {
     }),
     cloud, clock: systemClock, timers: systemTimers, random: pooledRandomBytes(), digest: webCryptoSha256,
     upgradeWebSocket: upgradeWebSocket as unknown as UpgradeWebSocket,
+    // Deployed workflows live in the WORKFLOWS KV namespace when it is bound, else in this isolate only.
+    ...(workflowStore ? { workflowStore } : {}),
   }, config);
   return node;
 }

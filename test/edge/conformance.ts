@@ -353,6 +353,30 @@ export function edgeConformance(label: string, start: (opts: EdgeStartOptions) =
       expect(status.estimates.link.rttSamples + status.estimates.link.bwSamples).toBeGreaterThanOrEqual(1);
     });
 
+    it('deploys a workflow and runs its nodes on both tiers: the edge model here, the cloud model as a subgraph', async () => {
+      const doc = {
+        name: 'conformance-topics',
+        inputs: [{ name: 'input_ids', dtype: 'int64', shape: [-1, 32] }],
+        nodes: [
+          { id: 'quick', type: 'model', params: { model: 'text-tiny', placement: 'edge' } },
+          { id: 'full', type: 'model', params: { model: 'text-base', placement: 'cloud' } },
+        ],
+        edges: [{ source: 'input', target: 'quick' }, { source: 'input', target: 'full' }],
+        outputs: [{ name: 'quick', from: 'quick.logits' }, { name: 'full', from: 'full.logits' }],
+      };
+      const dep = await postJson('/v1/workflows', JSON.stringify(doc));
+      expect([200, 201]).toContain(dep.status);
+      const ids = freshIds();
+      const res = await postJson('/v1/workflows/conformance-topics/infer', JSON.stringify({ inputs: { input_ids: { dtype: 'int64', dims: [1, 32], data: ids } } }));
+      expect(res.status).toBe(200);
+      expect((res.headers.get('x-cleave-plan') ?? '').split(', ').sort()).toEqual(['full=cloud', 'quick=edge']);
+      const j = (await res.json()) as { outputs: Record<string, { data: number[] }> };
+      const direct = await fetch(`${cloud!.httpUrl}/v2/models/text-base/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: kserveBody([idsInput(ids)]) });
+      expectClose(j.outputs.full!.data, await logitsOf(direct));
+      const plan = (await (await fetch(url('/v1/workflows/conformance-topics/plan'))).json()) as { nodes: { node: string; placement: string }[] };
+      expect(plan.nodes.map((n) => n.placement).sort()).toEqual(['cloud', 'edge']);
+    });
+
     it('serves the Cleave protocol to clients on /v1/ws', async () => {
       const client = await connectCloud(`${edge!.url.replace(/^http/, 'ws')}/v1/ws`);
       try {
