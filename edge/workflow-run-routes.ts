@@ -8,7 +8,8 @@
  *   GET  /v1/workflows/:name/plan[?version=v&batch=n]   where each node would run now, and why.
  *
  * Every answer carries `x-cleave-plan` (`node=placement` per model node, in the order they ran;
- * `!` marks the exit node, `~` a degraded one) and Server-Timing with the run's total and the
+ * `!` marks the exit node, `~` a degraded one), `x-cleave-placement` (each decision with the cost
+ * terms that chose it, `node: tier=cloud; total=..; rtt=..; ... | node: ...`) and Server-Timing with the run's total and the
  * time spent on the edge and in the cloud. Tensors are JSON `{ dtype, dims, data }` (int64 as
  * numbers when safe, else strings; text outputs are dtype "string").
  */
@@ -60,6 +61,11 @@ export function planHeader(nodes: readonly NodeReport[]): string {
     .filter((n) => n.status === 'done' && n.placement !== undefined && n.placement !== 'inline' && n.placement !== 'loop')
     .map((n) => `${n.node}=${n.placement!.replace(' ', '+')}${n.exited ? '!' : ''}${n.degraded ? '~' : ''}`)
     .join(', ');
+}
+
+/** The `x-cleave-placement` header: each placed node's decision with its cost terms, `node: terms | node: terms`. */
+export function placementHeader(nodes: readonly NodeReport[]): string {
+  return nodes.filter((n) => n.explanation !== undefined && n.placement !== 'inline').map((n) => `${n.node}: ${n.explanation!.replace(/[\r\n|]/g, ' ')}`).join(' | ');
 }
 
 function timing(r: WorkflowResult): string {
@@ -141,6 +147,7 @@ export function workflowRunRoutes(deps: WorkflowRunRoutesDeps): Hono {
     const { stored, result } = await deps.service.run(base);
     return c.json(resultJson(stored.name, stored.version, result, req.id), 200, {
       'x-cleave-plan': planHeader(result.nodes),
+      'x-cleave-placement': placementHeader(result.nodes),
       'server-timing': timing(result),
       'cache-control': 'no-store',
     });

@@ -12,6 +12,9 @@ import type { TensorMap } from '../../shared/protocol/frames.js';
 import type { WorkflowDefinition } from '../../shared/workflow/definition.js';
 import { zooSampleInputs } from '../../shared/zoo/samples/index.js';
 import { startEdgeProcess, type EdgeProcess } from '../helpers/edge.js';
+import { Engine } from '../../shared/engine.js';
+import { isCleaveError } from '../../shared/errors.js';
+import { WorkflowBuilder } from '../../shared/workflow/builder.js';
 
 const VOICE_LOCAL: WorkflowDefinition = {
   name: 'voice-local',
@@ -119,11 +122,37 @@ describe('workflows on a Node edge process', () => {
     expect(((await wrong.json()) as { message: string }).message).toMatch(/features/);
   });
 
+  it('offers the seed-style Engine: deploy a model as a task, infer by task, deploy a built graph', async () => {
+    const engine = new Engine({ url: edge!.url });
+    expect(await engine.deploy({ name: 'classify', model: 'cnn-small', placement: 'edge' })).toEqual({ name: 'classify', version: 1 });
+    const image = zooSampleInputs('cnn-small', 1, 5)!;
+    const r = await engine.infer(image, { task: 'classify' });
+    expect(r.plan).toBe('model=edge');
+    const direct = await fetch(`${edge!.url}/v1/models/cnn-small/infer`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify({ inputs: jsonInputs(image) }) });
+    const want = ((await direct.json()) as { outputs: { logits: { data: number[] } } }).outputs.logits.data;
+    const got = r.outputs.logits!;
+    expect('data' in got && Array.from(got.data as Float32Array).map((v, i) => Math.abs(v - want[i]!)).every((d) => d < 1e-5)).toBe(true);
+
+    const built = new WorkflowBuilder('probabilities')
+      .input('image', 'float32', [-1, 3, 64, 64])
+      .addNode('cnn', { model: 'cnn-small', placement: 'edge' })
+      .addNode('probs', { transform: { op: 'softmax', input: 'logits', output: 'probs' } })
+      .connect('input', 'cnn').connect('cnn', 'probs')
+      .output('probs', 'probs.probs');
+    expect(await built.deploy({ replicas: 2 }, engine)).toEqual({ name: 'probabilities', version: 1 });
+    const p = await engine.infer(image, { task: 'probabilities' });
+    const probs = p.outputs.probs!;
+    expect('data' in probs && Array.from(probs.data as Float32Array).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+    // An unknown task comes back as the edge's coded error.
+    const err = await engine.infer(image, { task: 'no-such-task' }).catch((e: unknown) => e);
+    expect(isCleaveError(err, 'CLEAVE_E_NOT_FOUND')).toBe(true);
+  });
+
   it('keeps deployed workflows across a restart', async () => {
     await edge!.stop();
     edge = await startEdgeProcess(['--workflows-dir', dir]);
     const list = (await (await fetch(`${edge.url}/v1/workflows`)).json()) as { workflows: { name: string; latestVersion: number }[] };
-    expect(list.workflows).toEqual([expect.objectContaining({ name: 'voice-local', latestVersion: 1 })]);
+    expect(list.workflows.map((w) => w.name)).toEqual(['classify', 'probabilities', 'voice-local']);
     const r = await post('/v1/workflows/voice-local/infer', body);
     expect(r.status).toBe(200);
   }, 90_000);
