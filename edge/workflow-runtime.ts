@@ -134,6 +134,9 @@ export class EdgeWorkflowRuntime implements WorkflowRuntime {
         ...(h.prior || t.prior ? { prior: true } : {}),
       });
     }
+    // Nothing can run it now (no copy to cut here, link down): go to the cloud anyway, so the run
+    // fails fast and the executor falls back to an edge stand-in.
+    if (!cloud && !cands.some((x) => x.cut === EDGE_CUT)) return { cut: CLOUD_CUT, int8: false, explanation: `cut=cloud; link=${this.opts.cloud.status().state}`, expectedMs: 0 };
     const queue = estimates.queue.estimate(q.model);
     const link = estimates.link.snapshot();
     const decision = chooseCut(cands, {

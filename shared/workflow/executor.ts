@@ -175,6 +175,15 @@ function modelOf(n: WorkflowNode): { model: string; version?: number } | undefin
 export function criticalPathMs(w: CompiledWorkflow, runtime: WorkflowRuntime, batch: number): { ms: number; path: string[] } {
   const memo = new Map<string, { ms: number; path: string[] }>();
   const cost = (n: WorkflowNode): number => {
+    try {
+      return placedCost(n);
+    } catch (e) {
+      // Not placeable now (no tier up): the run itself falls back or fails with the real reason.
+      if (isCleaveError(e) && e.code !== 'CLEAVE_E_DEADLINE') return 0;
+      throw e;
+    }
+  };
+  const placedCost = (n: WorkflowNode): number => {
     if (n.type === 'model') {
       const info = w.models(n.params.model, n.params.version);
       return runtime.placeModel({ node: n.id, model: n.params.model, ...(n.params.version !== undefined ? { version: n.params.version } : {}), policy: n.params.placement ?? 'auto', batch, bytesIn: info ? specBytes(info.inputs, batch) : 0 }).expectedMs;
@@ -255,10 +264,14 @@ class Run {
     external?.addEventListener('abort', onAbort, { once: true });
     try {
       const path = criticalPathMs(this.w, this.rt, this.batch);
-      if (path.ms > this.opts.deadlineMs) {
+      // Against what is left of the budget: `startedAt` may be when the request arrived, and
+      // the time since (body, store, compile) is already spent.
+      const left = this.left();
+      if (path.ms > left) {
+        const spent = left < this.opts.deadlineMs ? ` (${Math.max(0, Math.round(left * 10) / 10)} ms of it left)` : '';
         throw new CleaveError('CLEAVE_E_DEADLINE',
-          `workflow "${this.w.def.name}" cannot finish within its ${this.opts.deadlineMs} ms deadline: its critical path ${path.path.join(' -> ')} is expected to take ${path.ms.toFixed(1)} ms at best`,
-          { workflow: this.w.def.name, deadlineMs: this.opts.deadlineMs, expectedMs: Math.round(path.ms * 10) / 10, path: path.path });
+          `workflow "${this.w.def.name}" cannot finish within its ${this.opts.deadlineMs} ms deadline${spent}: its critical path ${path.path.join(' -> ')} is expected to take ${path.ms.toFixed(1)} ms at best`,
+          { workflow: this.w.def.name, deadlineMs: this.opts.deadlineMs, leftMs: Math.round(left * 10) / 10, expectedMs: Math.round(path.ms * 10) / 10, path: path.path });
       }
       const done = new Promise<void>((resolve, reject) => {
         this.finish = resolve;
