@@ -41,7 +41,7 @@ import { INPUT_NODE, type WorkflowDefinition, type WorkflowEdge, type WorkflowNo
 import { evaluatePredicate, parsePredicate, type Predicate, type PredicateValue } from './predicate.js';
 import { FALLBACK_CODES, type CloudStage, type WorkflowRuntime } from './runtime.js';
 import { compileTemplate, isTextTensor, runTransform, type CompiledTemplate, type WorkflowValue } from './transforms.js';
-import type { ModelLookup } from './validate.js';
+import { splitRef, type ModelLookup } from './validate.js';
 
 /** What happened to one node, for the response, the plan header and the dashboard. */
 export interface NodeReport {
@@ -109,6 +109,8 @@ export interface CompiledWorkflow {
   /** Body node -> its loop. */
   readonly loopOf: ReadonlyMap<string, string>;
   readonly models: ModelLookup;
+  /** True when something outside `chain` reads `node`'s outputs: an edge, a workflow output, a condition or template naming it. */
+  readonly readOutside: (node: string, chain: ReadonlySet<string>) => boolean;
 }
 
 /** Compiles a definition that validateWorkflow accepted. */
@@ -134,7 +136,15 @@ export function compileWorkflow(def: WorkflowDefinition, models: ModelLookup): C
     }
     if (n.type === 'transform' && n.params.op === 'template') templates.set(n.id, compileTemplate(n.params.template));
   }
-  return { def, nodes, inEdges, outEdges, conditions, exits, untils, templates, loopOf, models };
+  // Nodes named in a dotted reference anywhere (conditions, exits, loops, templates, outputs).
+  const named = new Set<string>();
+  const note = (ref: string): void => { const dot = ref.indexOf('.'); if (dot > 0) named.add(ref.slice(0, dot)); };
+  for (const p of [...conditions.values(), ...exits.values(), ...untils.values()]) p.references.forEach(note);
+  for (const t of templates.values()) for (const part of t.parts) if (typeof part !== 'string') part.expr.references.forEach(note);
+  for (const o of def.outputs) { note(o.from); if (o.or !== undefined) note(o.or); }
+  const readOutside = (node: string, chain: ReadonlySet<string>): boolean =>
+    named.has(node) || (outEdges.get(node) ?? []).some((i) => !chain.has(def.edges[i]!.target));
+  return { def, nodes, inEdges, outEdges, conditions, exits, untils, templates, loopOf, models, readOutside };
 }
 
 /** Rows of a request: dim 0 of its first input. */
@@ -599,11 +609,19 @@ class Run {
       }
       return { id: c.node.id, model: c.node.params.model, ...(c.node.params.version !== undefined ? { version: c.node.params.version } : {}), inputs: mapping };
     });
+    // Intermediates stay in the cloud: only the last stage's outputs, and those of stages read
+    // from outside the chain, come back. Per-stage streaming would send every stage's outputs
+    // down, so it is used only when every stage's are wanted anyway.
     const wanted: string[] = [];
-    for (const c of chain) {
+    let allWanted = true;
+    chain.forEach((c, i) => {
+      if (i < chain.length - 1 && !this.w.readOutside(c.node.id, inChain)) {
+        allWanted = false;
+        return;
+      }
       const info = this.w.models(c.node.params.model, c.node.params.version)!;
       for (const o of info.outputs) if (!c.node.params.outputs || c.node.params.outputs.includes(o.name)) wanted.push(`${c.node.id}.${o.name}`);
-    }
+    });
     const subgraph = chain.length > 1 ? chain[0]!.node.id : undefined;
     const streamed = new Set<number>();
     let last = t0;
@@ -620,7 +638,7 @@ class Run {
       const r = await this.rt.runCloud({
         name: `${this.w.def.name}/${chain[0]!.node.id}`, stages, inputs: send, outputs: wanted, deadlineMs: left, signal: this.abort.signal,
         ...(this.opts.traceparent ? { traceparent: this.opts.traceparent } : {}),
-        onStage: (i, outputs) => emit(i, outputs),
+        ...(allWanted ? { onStage: (i: number, outputs: TensorMap) => emit(i, outputs) } : {}),
       });
       chain.forEach((c, i) => {
         if (streamed.has(i)) return;
@@ -724,8 +742,8 @@ class Run {
       last = scope.get(lastId) ?? new Map();
       if (evaluatePredicate(until, this.lookup(last, { iteration: iterations }))) break;
       for (const [k, r] of Object.entries(n.params.carry ?? {})) {
-        const [node, out] = r.split('.');
-        const v = scope.get(node!)?.get(out!);
+        const { node, out } = splitRef(r);
+        const v = scope.get(node)?.get(out);
         if (v !== undefined) state.set(k, v);
       }
     }

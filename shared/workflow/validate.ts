@@ -70,6 +70,15 @@ export interface WorkflowProblem {
   message: string;
 }
 
+/**
+ * `node.output` split at the first dot: node ids have no dots, output names may
+ * (`big.block3.pool_out` is node "big", output "block3.pool_out"). Empty parts when malformed.
+ */
+export function splitRef(ref: string): { node: string; out: string } {
+  const dot = ref.indexOf('.');
+  return dot < 0 ? { node: '', out: '' } : { node: ref.slice(0, dot), out: ref.slice(dot + 1) };
+}
+
 /** Checks a document fully and returns EVERY problem found (not just the first), [] when valid. */
 export function findWorkflowProblems(doc: unknown, models: ModelLookup): WorkflowProblem[] {
   const parsed = WorkflowSchema.safeParse(doc);
@@ -636,9 +645,8 @@ class GraphChecker {
       if (entering === undefined && a.complete) {
         this.add(at, `carry "${k}" is not a tensor arriving at loop "${n.id}" (arriving: ${fmtNames(new Set(a.tensors.map((t) => t.name)))}); the first iteration would have no value for it`);
       }
-      const parts = ref.split('.');
-      const [node, out] = parts;
-      if (parts.length !== 2 || node === undefined || out === undefined || node === '' || out === '') {
+      const { node, out } = splitRef(ref);
+      if (node === '' || out === '') {
         this.add(at, `carry "${k}" must be "node.output" of a body node, got "${ref}"`);
         continue;
       }
@@ -698,15 +706,16 @@ class GraphChecker {
         if (!scope.allowIteration) this.add(at, `"iteration" is defined only in a loop's "until"; this condition is not one`);
         continue;
       }
-      const parts = ref.split('.');
-      if (parts.length === 1) {
+      const dot = ref.indexOf('.');
+      // A local output whose own name has dots (`block3.pool_out`) is read as it is.
+      if (dot < 0 || (scope.local?.has(ref) === true && !this.index.has(ref.slice(0, dot)) && ref.slice(0, dot) !== INPUT_NODE)) {
         if (scope.local !== undefined && !scope.local.has(ref)) {
           this.add(at, `"${ref}" is not an output of ${scope.localWhat} (outputs: ${fmtNames(scope.local.keys())}); name another node's output as "node.output"`);
         }
         continue;
       }
-      const [node, out] = parts;
-      if (parts.length > 2 || node === undefined || out === undefined) {
+      const { node, out } = splitRef(ref);
+      if (node === '' || out === '') {
         this.add(at, `reference "${ref}" must be "output" or "node.output"`);
         continue;
       }
@@ -755,9 +764,8 @@ class GraphChecker {
   }
 
   private checkOutputRef(at: string, ref: string): TensorSpec | undefined {
-    const parts = ref.split('.');
-    const [node, out] = parts;
-    if (parts.length !== 2 || node === undefined || out === undefined || node === '' || out === '') {
+    const { node, out } = splitRef(ref);
+    if (node === '' || out === '') {
       this.add(at, `"${ref}" must be "node.output"`);
       return undefined;
     }

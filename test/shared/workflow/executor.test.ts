@@ -111,7 +111,8 @@ describe('a linear chain', () => {
     ]);
     // Only the image goes up; the activation is read from the pool, not sent.
     expect(Object.keys(call.inputs)).toEqual(['front:image']);
-    expect(call.outputs).toEqual([`front.${CUT}`, 'back.logits']);
+    // Nothing outside the chain reads front: its activation does not come back either.
+    expect(call.outputs).toEqual(['back.logits']);
     expect(rt.edgeCalls().map((c) => c.model)).toEqual(['cnn-small']);
 
     expect(trail(r.events)).toEqual(['node:small', 'node:front', 'node:back']);
@@ -570,7 +571,8 @@ describe('when the cloud is out', () => {
         { id: 'back', type: 'model', params: { model: tail, placement: 'cloud' } },
       ],
       edges: [{ source: 'input', target: 'front' }, { source: 'front', target: 'back' }],
-      outputs: [{ name: 'logits', from: 'back.logits' }],
+      // The activation is a workflow output, so the chain streams each stage back as it completes.
+      outputs: [{ name: 'logits', from: 'back.logits' }, { name: 'activation', from: `front.${CUT}` }],
     };
     const image = sample('cnn-large', 8);
     const r = await run(doc, rt, image);
