@@ -19,7 +19,8 @@ import {
 import { nodeBackends } from '../backends.js';
 import { connectCloud } from '../cloud-client.js';
 import { syncZoo, zooFile } from '../zoo-files.js';
-import { edgeDemo } from './demo-edge.js';
+import { cloudGoneDemo, edgeDemo, startLoopback } from './demo-edge.js';
+import { workflowsDemo } from './demo-workflows.js';
 import { formatBytes, formatTable } from '../table.js';
 
 /**
@@ -27,12 +28,13 @@ import { formatBytes, formatTable } from '../table.js';
  * real inputs through the zoo's preprocessing on both inference backends (native and wasm),
  * splits a CNN into an edge head and a cloud tail that together give the full answer, and
  * serves that tail from the cloud tier on loopback over the WebSocket protocol and KServe v2,
- * then puts an edge node in front of the cloud (demo-edge.ts).
+ * then puts an edge node in front of the cloud (demo-edge.ts), deploys and runs workflows on it
+ * (demo-workflows.ts), and stops the cloud to show degraded answers.
  */
 export function registerDemo(program: Command): void {
   program
     .command('demo')
-    .description('build the model zoo and run it: both runtimes, int8 variants, a split model, cloud and edge on loopback')
+    .description('build the model zoo and run it: both runtimes, int8 variants, a split model, cloud and edge on loopback, workflows')
     .option('--dir <dir>', 'model zoo directory (default: models/ in the repository)')
     .addHelpText('after', '\nEverything runs on this machine, on the CPU, with generated models: nothing is downloaded.')
     .action(async (opts: { dir?: string }) => {
@@ -114,9 +116,22 @@ async function runDemo(dir?: string): Promise<void> {
   await cloudDemo(zoo.dir, encodeModel(split.tail), await head.run(feeds), whole.logits!, entry('cnn-small'), entry('text-base'));
   for (const s of [head, tail, full]) await s.dispose();
 
-  say('\n5. An edge node and the cloud on loopback: edge models, the result cache, forwarding, and a degraded answer when the cloud is gone');
-  await edgeDemo(say, { text: tokenize([sentences[1]!]), image: preprocessImages([image]) });
-  say('\nNext: workflows and the latency-aware router decide per request what runs where (see docs/).');
+  say('\n5. An edge node and the cloud on loopback: edge models, the result cache, forwarding');
+  const inputs = { text: tokenize([sentences[1]!]), image: preprocessImages([image]) };
+  const workflowsDir = await mkdtemp(path.join(tmpdir(), 'cleave-demo-workflows-'));
+  const lo = await startLoopback({ workflowsDir });
+  try {
+    await edgeDemo(say, lo, inputs);
+    say('\n6. Workflows on the same edge: two example pipelines deployed over HTTP, each node placed per request (docs/workflows.md)');
+    const t = performance.now();
+    await workflowsDemo(say, lo.edge.url, workflowsDir);
+    say(`   step 6 took ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    say('\n7. The cloud goes away: a cloud model with an edge fallback answers degraded, one without fails fast');
+    await cloudGoneDemo(say, lo, inputs);
+  } finally {
+    await lo.close();
+    await rm(workflowsDir, { recursive: true, force: true });
+  }
 }
 
 /** Starts the cloud on a free loopback port over a small repository, then talks to it both ways. */
