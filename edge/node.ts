@@ -27,6 +27,8 @@ import { LiveEstimates } from './live-estimates.js';
 import { nodeCloudLink } from './node-socket.js';
 import { zooCatalogEntries } from './zoo-catalog.js';
 import type { SplittableModel } from './split-models.js';
+import type { DType } from '../shared/onnx/dtype.js';
+import type { TensorSpec } from '../shared/protocol/frames.js';
 import { WorkflowFileStore } from './workflow-file-store.js';
 import { zooSampleInputs } from '../shared/zoo/samples/index.js';
 import { EVALUATION_SEED } from '../shared/zoo/build.js';
@@ -62,6 +64,11 @@ const nodeBodyReader: BodyReader = async (c, maxBytes) => {
   }
   return joinChunks(chunks, total);
 };
+
+/** Zoo shapes name symbolic dims ('N'); the contracts write -1 for them. */
+function zooSpecs(list: readonly { name: string; dtype: DType; shape: readonly (number | string)[] }[]): TensorSpec[] {
+  return list.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape.map((d) => (typeof d === 'number' ? d : -1)) }));
+}
 
 export async function startEdgeServer(config: EdgeConfig, hooks: { log?: (event: Record<string, unknown>) => void; processMetrics?: boolean; drainMs?: number } = {}): Promise<EdgeServer> {
   const log = hooks.log;
@@ -104,7 +111,10 @@ export async function startEdgeServer(config: EdgeConfig, hooks: { log?: (event:
   // The gateway holds the cloud tier's files too: it can cut them for split-model nodes.
   const splittable: SplittableModel[] = manifest.models
     .filter((m) => m.tier === 'cloud' && m.quantization === 'none')
-    .map((m) => ({ name: m.name, version: m.version, bytes: () => readModel(m.file), samples: () => zooSampleInputs(m.name, 32, EVALUATION_SEED) }));
+    .map((m) => ({
+      name: m.name, version: m.version, bytes: () => readModel(m.file), samples: () => zooSampleInputs(m.name, 32, EVALUATION_SEED),
+      inputs: zooSpecs(m.inputs), outputs: zooSpecs(m.outputs),
+    }));
   const node = createEdgeNode({
     backend, splittable, ...(workflowStore ? { workflowStore } : {}),
     models: zooCatalogEntries(manifest, { bytesOf: (file) => readFile(join(dir, file)).then((b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength)), cloud: config.cloudUrl !== undefined }),

@@ -18,7 +18,7 @@ import { listCutPoints, splitModel, type CutPoint } from '../shared/onnx/split/i
 import { splitPartName } from '../shared/onnx/split/part-name.js';
 import type { ModelProto, ValueInfo } from '../shared/onnx/types.js';
 import { dequantizeInt8, quantizeInt8 } from '../shared/protocol/int8-quant.js';
-import type { TensorMap } from '../shared/protocol/frames.js';
+import type { TensorMap, TensorSpec } from '../shared/protocol/frames.js';
 import { argmaxRows, type HostTensor } from '../shared/tensor.js';
 import type { SplitParts } from '../shared/workflow/runtime.js';
 
@@ -27,6 +27,9 @@ export interface SplittableModel {
   readonly name: string;
   readonly version: number;
   readonly bytes: () => Promise<Uint8Array>;
+  /** The model's contract (-1 for a dynamic dim), so workflows can be checked without a cloud. */
+  readonly inputs: readonly TensorSpec[];
+  readonly outputs: readonly TensorSpec[];
   /** Inputs to profile int8 agreement on (e.g. zoo evaluation samples); none: int8 never offered. */
   readonly samples?: () => TensorMap | undefined;
 }
@@ -47,6 +50,8 @@ interface Entry {
   cuts?: Promise<CutInfo[]>;
   /** Resolved cut list, for synchronous placement. */
   ready?: CutInfo[];
+  /** Every single-tensor cut point by tensor, for cuts a workflow names. */
+  points?: Map<string, CutPoint>;
   readonly heads: Map<string, Promise<LoadedModel>>;
   whole?: Promise<LoadedModel>;
   inputBytesPerRow?: number;
@@ -78,6 +83,12 @@ export class SplitModels {
     return this.entries.has(model);
   }
 
+  /** The contract of a model this edge can cut; undefined for others. */
+  contract(model: string): { inputs: readonly TensorSpec[]; outputs: readonly TensorSpec[] } | undefined {
+    const e = this.entries.get(model);
+    return e ? { inputs: e.spec.inputs, outputs: e.spec.outputs } : undefined;
+  }
+
   private entry(model: string): Entry {
     const e = this.entries.get(model);
     if (!e) throw new CleaveError('CLEAVE_E_NOT_FOUND', `model ${JSON.stringify(model)} cannot be cut at this edge: it does not hold its bytes (splittable here: ${[...this.entries.keys()].join(', ') || 'none'})`, { model });
@@ -97,11 +108,29 @@ export class SplitModels {
       const inputBytes = inputBytesOf(m);
       e.inputBytesPerRow = inputBytes;
       e.outputBytesPerRow = outputBytesOf(m);
+      e.points = new Map(points.filter((p) => p.tensors.length === 1 && p.bytesPerSample !== undefined).map((p) => [p.tensors[0]!.name, p]));
       const cuts = defaultCuts(points, inputBytes).map((p) => this.cutInfo(e, p));
       e.ready = cuts;
       return cuts;
     });
     return e.cuts;
+  }
+
+  /**
+   * Adds cuts a workflow names (`cuts: [["block2.pool_out"]]`) to the model's candidates.
+   * CLEAVE_E_NOT_FOUND for a tensor that is not a single-tensor cut point with a known size.
+   */
+  async addCuts(model: string, cuts: readonly (readonly string[])[]): Promise<void> {
+    const e = this.entry(model);
+    await this.cuts(model);
+    for (const cut of cuts) {
+      const tensor = cut.length === 1 ? cut[0]! : undefined;
+      const p = tensor === undefined ? undefined : e.points?.get(tensor);
+      if (!p || tensor === undefined) {
+        throw new CleaveError('CLEAVE_E_NOT_FOUND', `model ${JSON.stringify(model)} has no single-tensor cut point at ${JSON.stringify(cut.join(','))}; list them with \`cleave split <model.onnx> --list\``, { model, cut: cut.join(',') });
+      }
+      if (!e.ready!.some((c) => c.tensor === tensor)) e.ready!.push(this.cutInfo(e, p));
+    }
   }
 
   private cutInfo(e: Entry, p: CutPoint): CutInfo {

@@ -64,11 +64,13 @@ export class EdgeWorkflowRuntime implements WorkflowRuntime {
       catalog.learnOffers(cloud.status().offers);
       entry = catalog.find(model, version);
     }
-    if (!entry) return undefined;
+    // A model only the gateway's folder holds (no cloud configured) still runs here whole or cut.
+    const contract = entry ?? splits?.contract(model);
+    if (!contract) return undefined;
     const tiers: ModelInfo['tiers'][number][] = [];
-    if (entry.placement === 'edge' || splits?.has(model)) tiers.push('edge');
-    if (entry.placement === 'cloud' || cloud.status().offers.some((o) => o.name === model)) tiers.push('cloud');
-    return { inputs: entry.inputs, outputs: entry.outputs, tiers };
+    if (entry?.placement === 'edge' || splits?.has(model)) tiers.push('edge');
+    if (entry?.placement === 'cloud' || cloud.status().offers.some((o) => o.name === model)) tiers.push('cloud');
+    return { inputs: contract.inputs, outputs: contract.outputs, tiers };
   };
 
   private cloudUp(model?: string): boolean {
@@ -96,7 +98,7 @@ export class EdgeWorkflowRuntime implements WorkflowRuntime {
     // Cloud asked (or nothing up): go; a down link fails fast and the executor falls back.
     if ((q.policy === 'cloud' && !cloud) || (!edge && !cloud)) return { tier: 'cloud', explanation: `tier=cloud; link=${this.opts.cloud.status().state}`, expectedMs: 0 };
     const { decision, explanation } = this.router.decide({
-      model: q.model, batch: q.batch, bytesIn: q.bytesIn, outputs: entry?.outputs ?? [], edgeAvailable: edge, cloudAvailable: cloud,
+      model: q.model, batch: q.batch, bytesIn: q.bytesIn, outputs: entry?.outputs ?? this.opts.splits?.contract(q.model)?.outputs ?? [], edgeAvailable: edge, cloudAvailable: cloud,
       policy: q.policy, ...(q.deadlineMs !== undefined ? { deadlineMs: q.deadlineMs } : {}),
     });
     return { tier: decision.tier, explanation, expectedMs: decision.expectedMs };
@@ -106,7 +108,7 @@ export class EdgeWorkflowRuntime implements WorkflowRuntime {
     const { estimates, splits } = this.opts;
     const cloud = this.cloudUp(q.model);
     const entry = this.opts.catalog.find(q.model, q.version);
-    const outputs: readonly TensorSpec[] = entry?.outputs ?? [];
+    const outputs: readonly TensorSpec[] = entry?.outputs ?? splits?.contract(q.model)?.outputs ?? [];
     const cuts = splits?.readyCuts(q.model);
     const allowed = q.cuts ? new Set(q.cuts.filter((c) => c.length === 1).map((c) => c[0]!)) : undefined;
     const est = (tier: 'edge' | 'cloud', model: string): { ms: number; prior: boolean } => {

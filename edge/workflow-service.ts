@@ -90,9 +90,18 @@ export class WorkflowService {
   async prepare(def: WorkflowDefinition): Promise<void> {
     const splits = this.opts.splits;
     if (!splits) return;
-    for (const n of def.nodes) {
+    for (const [i, n] of def.nodes.entries()) {
       if (n.type !== 'split-model' || !splits.has(n.params.model)) continue;
       await splits.cuts(n.params.model);
+      if (n.params.cuts) {
+        try {
+          await splits.addCuts(n.params.model, n.params.cuts);
+        } catch (e) {
+          // A document problem, reported like the validator's (nothing is stored).
+          const message = (e as Error).message;
+          throw new CleaveError('CLEAVE_E_WORKFLOW_INVALID', `workflow "${def.name}" has 1 problem: 1) nodes[${i}].params.cuts: ${message}`, { problems: [{ at: `nodes[${i}].params.cuts`, message }] });
+        }
+      }
       if (n.params.int8MinAgreement !== undefined) {
         const model = n.params.model;
         splits.profile(model).catch((e: unknown) => this.opts.log?.({ event: 'split-profile-failed', model, error: (e as Error).message }));

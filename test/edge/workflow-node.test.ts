@@ -113,6 +113,21 @@ describe('workflows on a Node edge process', () => {
     expect(text).toMatch(/edges\[5\]\.when/);
   });
 
+  it('takes the cuts a split node names, and refuses one that is not a cut point', async () => {
+    const split = (cuts: string[][]): string => JSON.stringify({
+      name: 'split-cuts', inputs: [{ name: 'image', dtype: 'float32', shape: [-1, 3, 64, 64] }],
+      nodes: [{ id: 'big', type: 'split-model', params: { model: 'cnn-large', cuts } }],
+      edges: [{ source: 'input', target: 'big' }], outputs: [{ name: 'logits', from: 'big.logits' }],
+    });
+    const bad = await post('/v1/workflows', split([['no.such.tensor']]));
+    expect(bad.status).toBe(400);
+    const j = (await bad.json()) as { code: string; detail: { problems: { at: string; message: string }[] } };
+    expect(j.code).toBe('CLEAVE_E_WORKFLOW_INVALID');
+    expect(j.detail.problems[0]!.at).toBe('nodes[0].params.cuts');
+    expect(j.detail.problems[0]!.message).toMatch(/no\.such\.tensor/);
+    expect((await post('/v1/workflows', split([['block2.pool_out']]))).status).toBe(201);
+  });
+
   it('refuses unknown workflows and bad inputs with coded errors', async () => {
     const r = await post('/v1/workflows/nope/infer', body);
     expect(r.status).toBe(404);
@@ -152,7 +167,7 @@ describe('workflows on a Node edge process', () => {
     await edge!.stop();
     edge = await startEdgeProcess(['--workflows-dir', dir]);
     const list = (await (await fetch(`${edge.url}/v1/workflows`)).json()) as { workflows: { name: string; latestVersion: number }[] };
-    expect(list.workflows.map((w) => w.name)).toEqual(['classify', 'probabilities', 'voice-local']);
+    expect(list.workflows.map((w) => w.name)).toEqual(['classify', 'probabilities', 'split-cuts', 'voice-local']);
     const r = await post('/v1/workflows/voice-local/infer', body);
     expect(r.status).toBe(200);
   }, 90_000);
