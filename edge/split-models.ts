@@ -194,6 +194,34 @@ export class SplitModels {
   }
 
   /**
+   * Loads and runs once (one sample row) the whole model and every cut's head, so the first
+   * request's measurements are not a session load and a first-run warm-up: the router prices
+   * a cut from its first measurement and would otherwise avoid it as slow for a long while.
+   * Returns each cut's activation for one row, for warming the cloud's tails the same way.
+   */
+  async warm(model: string): Promise<{ cut: CutInfo; feeds: TensorMap }[]> {
+    const e = this.entry(model);
+    const cuts = await this.cuts(model);
+    const all = e.spec.samples?.();
+    if (!all) return [];
+    const one: Record<string, HostTensor> = {};
+    for (const [k, t] of Object.entries(all)) {
+      const row = t.data.length / Math.max(1, t.dims[0] ?? 1);
+      one[k] = { dtype: t.dtype, dims: [1, ...t.dims.slice(1)], data: t.data.slice(0, row) } as HostTensor;
+    }
+    await (await this.session(model)).run(one);
+    const out: { cut: CutInfo; feeds: TensorMap }[] = [];
+    for (const c of cuts) {
+      const act = await (await this.session(c.parts.head)).run(one);
+      const feeds: Record<string, HostTensor> = {};
+      for (const t of c.parts.crossing) feeds[t] = act[t]!;
+      for (const p of c.parts.passthroughInputs) feeds[p] = one[p]!;
+      out.push({ cut: c, feeds });
+    }
+    return out;
+  }
+
+  /**
    * Measures each cut's int8 agreement on the model's samples: head, int8 round trip of the
    * activation, tail (loaded here for the measurement only), top-1 vs the whole model.
    */

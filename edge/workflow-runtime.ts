@@ -9,12 +9,17 @@
  * - a fixed `cloud` placement (or an `auto` with no tier up) is taken even with the link down:
  *   the run then fails fast with CLEAVE_E_UNAVAILABLE and the executor falls back to the edge;
  * - a tier or cut never measured gets an optimistic 0 ms compute prior, so each is tried once and
- *   then priced from measurements (the decision says `prior=1` meanwhile).
+ *   then priced from measurements (the decision says `prior=1` meanwhile);
+ * - an `auto` model node re-measures the tier it keeps losing to (TierProbe below): estimates only
+ *   move when a tier runs, so without this a cloud priced out by one slow spell of the link would
+ *   stay priced out after the link recovers (heartbeat RTT samples alone take tens of seconds to
+ *   pull a 300 ms estimate back down). A probe says `probe=1` in its explanation.
  */
 import { CleaveError } from '../shared/errors.js';
 import type { TensorMap, TensorSpec } from '../shared/protocol/frames.js';
 import { CLOUD_CUT, EDGE_CUT, type CutCandidate } from '../shared/router/cost-model.js';
-import { chooseCut, explain } from '../shared/router/placement.js';
+import { chooseCut, explain, type PlacementDecision } from '../shared/router/placement.js';
+import type { Tier } from '../shared/router/cost-model.js';
 import type { Clock } from '../shared/time.js';
 import { specBytes } from '../shared/workflow/executor.js';
 import type { CloudCall, CloudCallResult, EdgeCall, ModelPlacement, ModelQuestion, SplitParts, SplitPlacement, SplitQuestion, WorkflowRuntime } from '../shared/workflow/runtime.js';
@@ -32,6 +37,103 @@ export interface EdgeWorkflowRuntimeOptions {
   readonly clock: Clock;
   /** Models this edge can cut (it holds their bytes); none: split nodes run whole on one tier. */
   readonly splits?: SplitModels;
+  /** How `auto` re-measures a losing tier; false: never (placement follows the estimates alone). */
+  readonly probe?: TierProbeOptions | false;
+}
+
+/** Default least time a losing tier of a model goes without a run before one request probes it, ms. */
+export const PROBE_MIN_INTERVAL_MS = 1000;
+/**
+ * Default longest such time, ms: the interval doubles after each probe that confirms the loser
+ * still loses, up to this (the link estimator's own staleness age, DEFAULT_LINK_STALE_AFTER_MS).
+ */
+export const PROBE_MAX_INTERVAL_MS = 30_000;
+
+/** Options of a TierProbe. */
+export interface TierProbeOptions {
+  /** Least time a losing tier goes without a run before it is probed, ms. Default 1000. */
+  readonly minIntervalMs?: number;
+  /** Most time between probes of a tier that keeps losing, ms. Default 30000. */
+  readonly maxIntervalMs?: number;
+}
+
+interface ProbeState {
+  readonly lastRanAt: { edge?: number; cloud?: number };
+  /** The tier the estimates chose last; a change of winner restarts the schedule. */
+  winner?: Tier;
+  intervalMs: number;
+  /** The probe in flight (one per model at a time), and the winner's expected total it must beat. */
+  pending?: { readonly tier: Tier; readonly winnerMs: number; readonly at: number } | undefined;
+}
+
+/**
+ * When `auto` sends one request to the tier it would not choose, so that tier's estimate is
+ * measured again instead of trusted forever (an epsilon-greedy probe on a schedule, not at random,
+ * so tests are exact). Per model: once the losing tier has not run for `intervalMs`, the next
+ * placement takes it. The probe's measured time (edge compute, or the cloud run's total on the
+ * edge's clock, link included) is then compared with what the winner was expected to take:
+ *   - slower: the loser still loses; the interval doubles (min..max), so a link that stays bad
+ *     costs a probe every 1, 2, 4 ... 30 s, not one request in N forever;
+ *   - faster: the loser may have recovered; the interval drops to 0, so the next request probes
+ *     again, and each probe moves the EWMA at least LIVE_MIN_SAMPLE_WEIGHT of the way, until the
+ *     estimates agree and the loser wins on its own (about 6 to 10 requests from 300 ms to 1 ms).
+ * A change of winner restarts at minIntervalMs. Runtime-neutral; the clock is injected.
+ */
+export class TierProbe {
+  private readonly states = new Map<string, ProbeState>();
+  private readonly minIntervalMs: number;
+  private readonly maxIntervalMs: number;
+
+  constructor(private readonly clock: Clock, opts: TierProbeOptions = {}) {
+    this.minIntervalMs = opts.minIntervalMs ?? PROBE_MIN_INTERVAL_MS;
+    this.maxIntervalMs = opts.maxIntervalMs ?? PROBE_MAX_INTERVAL_MS;
+    if (!(this.minIntervalMs >= 0 && this.maxIntervalMs >= this.minIntervalMs && Number.isFinite(this.maxIntervalMs))) {
+      throw new RangeError(`probe intervals: expected 0 <= minIntervalMs <= maxIntervalMs < Infinity, got ${this.minIntervalMs} and ${this.maxIntervalMs}`);
+    }
+  }
+
+  private state(model: string): ProbeState {
+    let s = this.states.get(model);
+    if (!s) {
+      s = { lastRanAt: {}, intervalMs: this.minIntervalMs };
+      this.states.set(model, s);
+    }
+    return s;
+  }
+
+  /**
+   * The estimates chose `winner` (expected `winnerMs`) for `model`, and `loser` could run too:
+   * returns true when this placement should probe the loser instead. Marks the probe in flight.
+   */
+  pick(model: string, winner: Tier, winnerMs: number, loser: Tier): boolean {
+    const s = this.state(model);
+    const now = this.clock.now();
+    if (s.winner !== winner) {
+      s.winner = winner;
+      s.intervalMs = this.minIntervalMs;
+    }
+    // A probe whose run never reported (the request failed before it ran) does not block for long.
+    if (s.pending && now - s.pending.at < this.maxIntervalMs) return false;
+    const last = s.lastRanAt[loser];
+    if (last !== undefined && now - last < s.intervalMs) return false;
+    s.pending = { tier: loser, winnerMs, at: now };
+    return true;
+  }
+
+  /** A run of `model` on `tier` finished in `ms` (undefined: failed, or not the model's own time). */
+  ran(model: string, tier: Tier, ms: number | undefined): void {
+    const s = this.state(model);
+    s.lastRanAt[tier] = this.clock.now();
+    if (s.pending?.tier !== tier) return;
+    const promising = ms !== undefined && ms < s.pending.winnerMs;
+    s.intervalMs = promising ? 0 : Math.min(this.maxIntervalMs, Math.max(this.minIntervalMs, 2 * s.intervalMs));
+    s.pending = undefined;
+  }
+
+  /** The interval now before `model`'s losing tier is probed, ms (for tests and logs). */
+  intervalMs(model: string): number {
+    return this.states.get(model)?.intervalMs ?? this.minIntervalMs;
+  }
 }
 
 /** Protocol model names are lower-case; a subgraph's name is only for logs and metrics. */
@@ -47,9 +149,11 @@ function rows(inputs: TensorMap): number {
 
 export class EdgeWorkflowRuntime implements WorkflowRuntime {
   private readonly router: StageRouter;
+  private readonly probe: TierProbe | undefined;
 
   constructor(private readonly opts: EdgeWorkflowRuntimeOptions) {
     this.router = new StageRouter(opts.estimates);
+    this.probe = opts.probe === false ? undefined : new TierProbe(opts.clock, opts.probe ?? {});
   }
 
   now(): number {
@@ -101,7 +205,24 @@ export class EdgeWorkflowRuntime implements WorkflowRuntime {
       model: q.model, batch: q.batch, bytesIn: q.bytesIn, outputs: entry?.outputs ?? this.opts.splits?.contract(q.model)?.outputs ?? [], edgeAvailable: edge, cloudAvailable: cloud,
       policy: q.policy, ...(q.deadlineMs !== undefined ? { deadlineMs: q.deadlineMs } : {}),
     });
+    const probed = this.maybeProbe(q, decision);
+    if (probed) return probed;
     return { tier: decision.tier, explanation, expectedMs: decision.expectedMs };
+  }
+
+  /**
+   * A probe of the losing tier in place of `decision`, or undefined. Only for a placement that
+   * is about to run: the executor always passes the time left (`deadlineMs`), while the plan
+   * endpoint and the critical-path check ask without one and must see the router's best choice.
+   * The loser must meet the deadline: a probe never costs a request its budget.
+   */
+  private maybeProbe(q: ModelQuestion, decision: PlacementDecision): ModelPlacement | undefined {
+    if (!this.probe || q.policy !== 'auto' || q.deadlineMs === undefined) return undefined;
+    const loser = decision.candidates.find((c) => c.tier !== decision.tier);
+    if (!loser || !loser.feasible) return undefined;
+    if (!this.probe.pick(q.model, decision.tier, decision.expectedMs, loser.tier)) return undefined;
+    const probe: PlacementDecision = { ...decision, tier: loser.tier, expectedMs: loser.terms.totalMs };
+    return { tier: loser.tier, explanation: `${explain(probe)}; probe=1`, expectedMs: loser.terms.totalMs };
   }
 
   placeSplit(q: SplitQuestion): SplitPlacement {
@@ -163,25 +284,47 @@ export class EdgeWorkflowRuntime implements WorkflowRuntime {
     if (!session) throw new CleaveError('CLEAVE_E_UNAVAILABLE', `model ${JSON.stringify(call.model)} has no copy on this edge`, { model: call.model });
     if (call.signal.aborted) throw new CleaveError('CLEAVE_E_CANCELLED', `the run of ${JSON.stringify(call.model)} was cancelled`, { model: call.model });
     const t = clock.now();
-    const outputs = await session.run(call.inputs);
-    const ms = clock.now() - t;
-    estimates.observeEdge(call.model, rows(call.inputs), ms);
-    return { outputs, ms };
+    let ms: number | undefined;
+    try {
+      const outputs = await session.run(call.inputs);
+      ms = clock.now() - t;
+      estimates.observeEdge(call.model, rows(call.inputs), ms);
+      return { outputs, ms };
+    } finally {
+      this.probe?.ran(call.model, 'edge', ms);
+    }
   }
 
   async runCloud(call: CloudCall): Promise<CloudCallResult> {
     const { cloud, estimates } = this.opts;
-    const r = await cloud.run({
-      model: subgraphName(call.name), stages: call.stages, inputs: call.inputs, outputs: call.outputs, deadlineMs: call.deadlineMs,
-      ...(call.int8Inputs ? { int8Inputs: true } : {}),
-      ...(call.traceparent ? { traceparent: call.traceparent } : {}),
-      ...(call.onStage ? { onPartial: (stage: number, _model: string, outputs: TensorMap) => call.onStage!(stage, outputs) } : {}),
-    }, call.signal);
-    const batch = rows(call.inputs);
-    // One stage: its compute is the model's. Several: only the link and queue learn from it.
-    if (call.stages.length === 1) estimates.observeCloud(call.stages[0]!.model, batch, r, cloud.status().load);
-    else estimates.observeCloud(subgraphName(call.name), batch, r, cloud.status().load);
-    return { outputs: r.outputs, ms: r.totalMs, queueMs: r.timing.queueMs, computeMs: r.timing.computeMs };
+    let ms: number | undefined;
+    try {
+      const r = await cloud.run({
+        model: subgraphName(call.name), stages: call.stages, inputs: call.inputs, outputs: call.outputs, deadlineMs: call.deadlineMs,
+        ...(call.int8Inputs ? { int8Inputs: true } : {}),
+        ...(call.traceparent ? { traceparent: call.traceparent } : {}),
+        ...(call.onStage ? { onPartial: (stage: number, _model: string, outputs: TensorMap) => call.onStage!(stage, outputs) } : {}),
+      }, call.signal);
+      const batch = rows(call.inputs);
+      // One stage: its compute is the model's. Several: only the link and queue learn from it.
+      if (call.stages.length === 1) {
+        estimates.observeCloud(call.stages[0]!.model, batch, r, cloud.status().load);
+        ms = r.totalMs;
+      } else estimates.observeCloud(subgraphName(call.name), batch, r, cloud.status().load);
+      return { outputs: r.outputs, ms: r.totalMs, queueMs: r.timing.queueMs, computeMs: r.timing.computeMs };
+    } finally {
+      // A chain's total is not one model's time: its stages count as run, without a verdict.
+      for (const s of call.stages) this.probe?.ran(s.model, 'cloud', ms);
+    }
+  }
+
+  /**
+   * Runs a model once in the cloud to load and warm it there, without feeding the estimates
+   * (a cold run's time is not what the next request will see). Does nothing while the link is down.
+   */
+  async warmCloud(model: string, inputs: TensorMap): Promise<void> {
+    if (this.opts.cloud.status().state !== 'connected') return;
+    await this.opts.cloud.run({ model, inputs, deadlineMs: 30_000 });
   }
 
   edgeStandIn(model: string): string | undefined {

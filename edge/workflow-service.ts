@@ -66,6 +66,7 @@ export interface WorkflowPlan {
 
 export class WorkflowService {
   private readonly compiled = new Map<string, CompiledWorkflow>();
+  private readonly warmed = new Set<string>();
   readonly models: ModelLookup;
 
   constructor(private readonly opts: WorkflowServiceOptions) {
@@ -106,7 +107,26 @@ export class WorkflowService {
         const model = n.params.model;
         splits.profile(model).catch((e: unknown) => this.opts.log?.({ event: 'split-profile-failed', model, error: (e as Error).message }));
       }
+      await this.warm(n.params.model);
     }
+  }
+
+  /**
+   * Warms a split model's sessions on both tiers, once per model, before the deploy answers (as a
+   * Triton model is warmed before it reports ready): the router prices each cut from its first
+   * measurement, which must not be a session load.
+   */
+  private async warm(model: string): Promise<void> {
+    const splits = this.opts.splits;
+    if (!splits || this.warmed.has(model)) return;
+    this.warmed.add(model);
+    await (async () => {
+      for (const { cut, feeds } of await splits.warm(model)) await this.opts.runtime.warmCloud(cut.parts.tail, feeds);
+    })().catch((e: unknown) => {
+      // A failed warm-up only costs the first request its speed; try again on the next deploy.
+      this.warmed.delete(model);
+      this.opts.log?.({ event: 'split-warm-failed', model, error: (e as Error).message });
+    });
   }
 
   private async load(name: string, version?: number): Promise<{ stored: StoredWorkflow; compiled: CompiledWorkflow }> {
