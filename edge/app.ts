@@ -20,7 +20,7 @@ import { formatServerTiming, TIMING } from '../shared/server-timing.js';
 import {
   BINARY_CONTENT_TYPE, buildInferResponse, errorBody, HEADER_LENGTH_HEADER, JSON_CONTENT_TYPE, modelMetadata, parseHeaderLength, parseInferRequest, parseModelVersion, serverMetadata,
 } from '../shared/kserve/index.js';
-import { DEFAULT_LIMITS, type ProtocolLimits } from '../shared/protocol/constants.js';
+import type { ProtocolLimits } from '../shared/protocol/constants.js';
 import type { Clock, Timers } from '../shared/time.js';
 import { childSpan, formatTraceparent, parseTraceparent, requestId, type RandomBytes } from '../shared/trace.js';
 import { poolStatusOf } from './cloud-pool.js';
@@ -33,7 +33,8 @@ import { encodeNativeResponse, parseNativeRequest, requestFormat, responseFormat
 import { answerHeaders, errorHeaders, HEADERS, readRequestContext, type RequestContext } from './request-context.js';
 import type { ResultCache } from './result-cache.js';
 import { clientSocketHandler } from './client-socket.js';
-import { webBodyReader, type BodyReader } from './body-reader.js';
+import { mediaType, webBodyReader, type BodyReader } from './body-reader.js';
+import { edgeProtocolLimits } from './protocol-limits.js';
 import type { WorkflowService } from './workflow-service.js';
 
 export interface EdgeAppOptions {
@@ -75,7 +76,7 @@ export function createEdgeApp(opts: EdgeAppOptions): Hono<Env> {
   const app = new Hono<Env>();
   const { service, catalog, cloud, clock } = opts;
   const maxBody = opts.maxBodyBytes ?? 16 * 1024 * 1024;
-  const limits: ProtocolLimits = { ...DEFAULT_LIMITS, ...opts.protocolLimits, maxFrameBytes: Math.min(opts.protocolLimits?.maxFrameBytes ?? maxBody, maxBody) };
+  const limits = edgeProtocolLimits(opts.protocolLimits, maxBody);
   const isReady = opts.isReady ?? (() => true);
 
   // The id and span of an error answer. Routes without the context middleware, and requests whose
@@ -240,8 +241,4 @@ function optional<K extends string, V>(key: K, v: V | undefined): { [P in K]?: V
   return (v === undefined ? {} : { [key]: v }) as { [P in K]?: V };
 }
 
-/** The media type of a Content-Type header, lower-cased, without parameters. */
-function mediaType(header: string | undefined): string | undefined {
-  if (header === undefined) return undefined;
-  return header.split(';')[0]!.trim().toLowerCase() || undefined;
-}
+

@@ -58,3 +58,9 @@ export const webBodyReader: BodyReader = async (c, maxBytes) => {
   }
   return joinChunks(chunks, total);
 };
+
+/** The media type of a Content-Type header, lower-cased, without parameters; undefined when absent or empty. */
+export function mediaType(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  return header.split(';')[0]!.trim().toLowerCase() || undefined;
+}

@@ -20,7 +20,7 @@ import { EdgeMetrics } from './metrics.js';
 import { ModelCatalog, type CatalogEntry } from './model-catalog.js';
 import { ResultCache } from './result-cache.js';
 import { formatTraceparent } from '../shared/trace.js';
-import { DEFAULT_PROTOCOL_LIMITS_FOR_EDGE } from './workflow-limits.js';
+import { edgeProtocolLimits } from './protocol-limits.js';
 import { MemoryWorkflowStore, type WorkflowStore } from '../shared/workflow/store.js';
 import { readRequestContext } from './request-context.js';
 import { SplitModels, type SplittableModel } from './split-models.js';
@@ -122,7 +122,7 @@ export function createEdgeNode(parts: EdgeParts, settings: EdgeSettings = {}): E
   });
   const maxBodyBytes = settings.maxBodyBytes ?? 16 * 1024 * 1024;
   app.route('/v1/workflows', workflowRunRoutes({
-    service: workflows, clock: parts.clock, maxBodyBytes, limits: DEFAULT_PROTOCOL_LIMITS_FOR_EDGE(settings.protocolLimits, maxBodyBytes),
+    service: workflows, clock: parts.clock, maxBodyBytes, limits: edgeProtocolLimits(settings.protocolLimits, maxBodyBytes),
     ...(parts.readBody ? { readBody: parts.readBody } : {}),
     context: (c) => {
       const ctx = readRequestContext((h) => c.req.header(h), parts.clock.now(), parts.random);

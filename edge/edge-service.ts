@@ -14,6 +14,8 @@ import { CleaveError, toCleaveError, type ErrorCode } from '../shared/errors.js'
 import type { ModelLoad, TensorMap } from '../shared/protocol/frames.js';
 import type { RunService, ServiceRunHandle, ServiceRunRequest } from '../shared/protocol/server-session.js';
 import { tensorBytes } from '../shared/tensor.js';
+import { requestRows } from '../shared/tensor-batch.js';
+import { FALLBACK_CODES } from '../shared/workflow/runtime.js';
 import { checkInputs, checkOutputNames } from '../shared/tensor-check.js';
 import type { Clock, Timers } from '../shared/time.js';
 import { cacheKey, type Digest } from './cache-key.js';
@@ -134,8 +136,6 @@ interface DeadlineWatch {
   dispose(): void;
 }
 
-/** Cloud failures after which a cloud model's edge fallback answers instead. */
-const FALLBACK_ON: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['CLEAVE_E_UNAVAILABLE', 'CLEAVE_E_OVERLOADED']);
 
 export class EdgeService {
   private readonly defaultDeadlineMs: number;
@@ -298,7 +298,7 @@ export class EdgeService {
         ...(req.priority !== undefined ? { priority: req.priority } : {}),
         ...(req.traceparent !== undefined ? { traceparent: req.traceparent } : {}),
       }, signal);
-      this.opts.estimates?.observeCloud(entry.name, batchOf(req.inputs), r, this.opts.cloud.status().load);
+      this.opts.estimates?.observeCloud(entry.name, requestRows(req.inputs), r, this.opts.cloud.status().load);
       return {
         version: entry.version, outputs: r.outputs, servedBy: 'cloud',
         linkMs: Math.max(0, r.totalMs - r.timing.queueMs - r.timing.computeMs),
@@ -306,7 +306,7 @@ export class EdgeService {
       };
     } catch (e) {
       const err = toCleaveError(e);
-      if (!FALLBACK_ON.has(err.code) || signal.aborted) throw err;
+      if (!FALLBACK_CODES.has(err.code) || signal.aborted) throw err;
       // An edge model sent to the cloud by choice runs here instead: the same model, not degraded.
       if (entry.placement === 'edge') return { ...(await this.computeAtEdge(entry, req, deadlineAt)), ...note };
       if (entry.fallback === undefined) throw err;
@@ -334,7 +334,7 @@ export class EdgeService {
     const edgeAvailable = entry.placement === 'edge';
     if (!this.router) return { tier: edgeAvailable ? 'edge' : 'cloud' };
     if (!edgeAvailable && !cloudAvailable) return { tier: 'cloud' };
-    const batch = batchOf(req.inputs);
+    const batch = requestRows(req.inputs);
     let bytesIn = 0;
     for (const t of Object.values(req.inputs)) bytesIn += tensorBytes(t);
     const { decision, explanation } = this.router.decide({
@@ -351,7 +351,7 @@ export class EdgeService {
     const t = clock.now();
     const outputs = await session.run(req.inputs, req.outputs);
     const edgeMs = clock.now() - t;
-    this.opts.estimates?.observeEdge(entry.name, batchOf(req.inputs), edgeMs);
+    this.opts.estimates?.observeEdge(entry.name, requestRows(req.inputs), edgeMs);
     return { version: entry.version, outputs, servedBy: 'edge', edgeMs };
   }
 
@@ -373,11 +373,6 @@ function pickSegments(a: ComputedAnswer): Omit<EdgeTiming, 'cacheMs' | 'totalMs'
   };
 }
 
-/** Rows in a request: dim 0 of its first input (1 for a scalar input). */
-function batchOf(inputs: TensorMap): number {
-  for (const t of Object.values(inputs)) return Math.max(1, t.dims[0] ?? 1);
-  return 1;
-}
 
 function deadlineError(model: string): CleaveError {
   return new CleaveError('CLEAVE_E_DEADLINE', `the deadline of the request for model ${JSON.stringify(model)} passed before it could run`, { model });

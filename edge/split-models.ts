@@ -13,6 +13,7 @@
 import { CleaveError } from '../shared/errors.js';
 import type { InferenceBackend, LoadedModel, LoadOptions } from '../shared/backend/backend.js';
 import { decodeModel } from '../shared/onnx/decode.js';
+import { dtypeSize, maybeDTypeFromCode } from '../shared/onnx/dtype.js';
 import { encodeModel } from '../shared/onnx/encode.js';
 import { listCutPoints, splitModel, type CutPoint } from '../shared/onnx/split/index.js';
 import { splitPartName } from '../shared/onnx/split/part-name.js';
@@ -263,12 +264,11 @@ function firstOutput(o: Record<string, HostTensor>): HostTensor {
   return v;
 }
 
-const DTYPE_BYTES: Record<number, number> = { 1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8, 16: 2 };
-
 /** Bytes of one row (every dim but the first; unknown dims count 1). */
 function rowBytes(vi: ValueInfo): number {
   const tt = vi.type?.tensorType;
-  let n = DTYPE_BYTES[tt?.elemType ?? 1] ?? 4;
+  const dtype = maybeDTypeFromCode(tt?.elemType ?? 1);
+  let n = dtype === undefined || dtype === 'string' ? 4 : dtypeSize(dtype);
   (tt?.shape ?? []).forEach((d, i) => {
     if (i > 0 && d.value !== undefined && d.value > 0) n *= d.value;
   });

@@ -6,7 +6,7 @@
  * prior say so (`prior=1` in the explanation).
  */
 import type { TensorSpec } from '../shared/protocol/frames.js';
-import { dtypeSize } from '../shared/onnx/dtype.js';
+import { specBytes } from '../shared/workflow/executor.js';
 import { explain, placeStage, type PlacementDecision, type PlacementPolicy } from '../shared/router/placement.js';
 import type { LiveEstimates } from './live-estimates.js';
 
@@ -29,15 +29,7 @@ export interface StageAnswer {
 }
 
 /** Bytes of a model's outputs for `batch` rows (dynamic dims other than the batch count as 1). */
-export function outputBytes(outputs: readonly TensorSpec[], batch: number): number {
-  let n = 0;
-  for (const o of outputs) {
-    let elems = 1;
-    o.shape.forEach((d, i) => { elems *= d >= 0 ? d : i === 0 ? batch : 1; });
-    n += elems * (o.dtype === 'string' ? 1 : dtypeSize(o.dtype));
-  }
-  return n;
-}
+export const outputBytes = specBytes;
 
 export class StageRouter {
   constructor(private readonly estimates: LiveEstimates) {}

@@ -29,7 +29,7 @@ import { WorkflowSchema } from '../shared/workflow/definition.js';
 import type { StoredWorkflow, WorkflowStore } from '../shared/workflow/store.js';
 import { checkWorkflowName } from '../shared/workflow/store.js';
 import { findWorkflowProblems, problemsError, type ModelLookup } from '../shared/workflow/validate.js';
-import { webBodyReader, type BodyReader } from './body-reader.js';
+import { mediaType, webBodyReader, type BodyReader } from './body-reader.js';
 
 /** Where the lead mounts these routes; `Location` headers point under it. */
 export const WORKFLOWS_PATH = '/v1/workflows';
@@ -170,8 +170,3 @@ function parseReplicas(s: string | undefined): number | undefined {
   return n;
 }
 
-/** The media type of a Content-Type header, lower-cased, without parameters. */
-function mediaType(header: string | undefined): string | undefined {
-  if (header === undefined) return undefined;
-  return header.split(';')[0]?.trim().toLowerCase() || undefined;
-}

@@ -22,6 +22,7 @@ import { chooseCut, explain, type PlacementDecision } from '../shared/router/pla
 import type { Tier } from '../shared/router/cost-model.js';
 import type { Clock } from '../shared/time.js';
 import { specBytes } from '../shared/workflow/executor.js';
+import { requestRows } from '../shared/tensor-batch.js';
 import type { CloudCall, CloudCallResult, EdgeCall, ModelPlacement, ModelQuestion, SplitParts, SplitPlacement, SplitQuestion, WorkflowRuntime } from '../shared/workflow/runtime.js';
 import type { ModelInfo, ModelLookup } from '../shared/workflow/validate.js';
 import type { CloudTransport } from './cloud-transport.js';
@@ -142,10 +143,6 @@ function subgraphName(name: string): string {
   return (s || 'workflow').slice(0, 64);
 }
 
-function rows(inputs: TensorMap): number {
-  for (const t of Object.values(inputs)) return Math.max(1, t.dims[0] ?? 1);
-  return 1;
-}
 
 export class EdgeWorkflowRuntime implements WorkflowRuntime {
   private readonly router: StageRouter;
@@ -288,7 +285,7 @@ export class EdgeWorkflowRuntime implements WorkflowRuntime {
     try {
       const outputs = await session.run(call.inputs);
       ms = clock.now() - t;
-      estimates.observeEdge(call.model, rows(call.inputs), ms);
+      estimates.observeEdge(call.model, requestRows(call.inputs), ms);
       return { outputs, ms };
     } finally {
       this.probe?.ran(call.model, 'edge', ms);
@@ -305,7 +302,7 @@ export class EdgeWorkflowRuntime implements WorkflowRuntime {
         ...(call.traceparent ? { traceparent: call.traceparent } : {}),
         ...(call.onStage ? { onPartial: (stage: number, _model: string, outputs: TensorMap) => call.onStage!(stage, outputs) } : {}),
       }, call.signal);
-      const batch = rows(call.inputs);
+      const batch = requestRows(call.inputs);
       // One stage: its compute is the model's. Several: only the link and queue learn from it.
       if (call.stages.length === 1) {
         estimates.observeCloud(call.stages[0]!.model, batch, r, cloud.status().load);

@@ -10,7 +10,7 @@ import type { TensorMap } from '../shared/protocol/frames.js';
 import { checkInputs } from '../shared/tensor-check.js';
 import type { Clock } from '../shared/time.js';
 import type { WorkflowDefinition } from '../shared/workflow/definition.js';
-import { batchOf, compileWorkflow, criticalPathMs, runWorkflow, specBytes, type CompiledWorkflow, type WorkflowEvent, type WorkflowResult } from '../shared/workflow/executor.js';
+import { compileWorkflow, criticalPathMs, runWorkflow, specBytes, type CompiledWorkflow, type WorkflowEvent, type WorkflowResult } from '../shared/workflow/executor.js';
 import type { PutWorkflowMeta, PutWorkflowResult, StoredWorkflow, WorkflowStore } from '../shared/workflow/store.js';
 import { topologicalOrder, type ModelLookup } from '../shared/workflow/validate.js';
 import type { LiveEstimates } from './live-estimates.js';
@@ -205,4 +205,3 @@ export class WorkflowService {
   }
 }
 
-export { batchOf };

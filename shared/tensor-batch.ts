@@ -17,6 +17,12 @@ const shapeText = (dims: readonly number[]): string => `[${dims.join(',')}]`;
 const label = (name: string | undefined): string => (name === undefined ? 'tensor' : `tensor "${name}"`);
 
 /** Rows of a batched tensor: its dim 0. A scalar has no batch dim: CLEAVE_E_SHAPE. */
+/** Rows of a request: dim 0 of its first input (1 for a scalar input or none). */
+export function requestRows(inputs: TensorMap): number {
+  for (const t of Object.values(inputs)) return Math.max(1, t.dims[0] ?? 1);
+  return 1;
+}
+
 export function batchRows(t: HostTensor, name?: string): number {
   const rows = t.dims[0];
   if (rows === undefined) {

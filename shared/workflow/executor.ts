@@ -37,6 +37,7 @@ import { dtypeSize } from '../onnx/dtype.js';
 import type { TensorMap, TensorSpec } from '../protocol/frames.js';
 import type { HostTensor } from '../tensor.js';
 import { tensorBytes } from '../tensor.js';
+import { requestRows } from '../tensor-batch.js';
 import { INPUT_NODE, type WorkflowDefinition, type WorkflowEdge, type WorkflowNode } from './definition.js';
 import { evaluatePredicate, parsePredicate, type Predicate, type PredicateValue } from './predicate.js';
 import { FALLBACK_CODES, type CloudStage, type WorkflowRuntime } from './runtime.js';
@@ -147,12 +148,6 @@ export function compileWorkflow(def: WorkflowDefinition, models: ModelLookup): C
   return { def, nodes, inEdges, outEdges, conditions, exits, untils, templates, loopOf, models, readOutside };
 }
 
-/** Rows of a request: dim 0 of its first input. */
-export function batchOf(inputs: TensorMap): number {
-  const first = Object.values(inputs)[0];
-  return Math.max(1, first?.dims[0] ?? 1);
-}
-
 /** Bytes of tensors with these specs for `batch` rows (other dynamic dims count as 1). */
 export function specBytes(specs: readonly TensorSpec[], batch: number): number {
   let n = 0;
@@ -171,11 +166,6 @@ function numericMap(values: ReadonlyMap<string, WorkflowValue>, node: string): T
     out[k] = v;
   }
   return out;
-}
-
-function modelOf(n: WorkflowNode): { model: string; version?: number } | undefined {
-  if (n.type !== 'model' && n.type !== 'split-model') return undefined;
-  return { model: n.params.model, ...(n.params.version !== undefined ? { version: n.params.version } : {}) };
 }
 
 /**
@@ -261,7 +251,7 @@ class Run {
   ) {
     this.startedAt = opts.startedAt ?? rt.now();
     this.deadlineAt = this.startedAt + opts.deadlineMs;
-    this.batch = batchOf(inputs);
+    this.batch = requestRows(inputs);
     this.values.set(INPUT_NODE, new Map(Object.entries(inputs)));
     this.status.set(INPUT_NODE, 'done');
     for (const n of w.def.nodes) this.status.set(n.id, 'pending');
@@ -759,9 +749,4 @@ function strip(id: string, outputs: TensorMap): TensorMap {
   const out: Record<string, HostTensor> = {};
   for (const [k, v] of Object.entries(outputs)) out[k.startsWith(`${id}.`) ? k.slice(id.length + 1) : k] = v;
   return out;
-}
-
-/** True when an error means the request should be answered degraded rather than failed. */
-export function isFallbackError(e: unknown): boolean {
-  return isCleaveError(e) && FALLBACK_CODES.has(e.code);
 }
