@@ -175,6 +175,12 @@ export class SplitModels {
     return undefined;
   }
 
+  /** The model a tail part name belongs to; undefined for other names. */
+  tailOf(name: string): string | undefined {
+    for (const [model, e] of this.entries) if (e.ready?.some((x) => x.parts.tail === name)) return model;
+    return undefined;
+  }
+
   /** Session of the whole model or of a head part (by its part name), loaded once. */
   session(name: string): Promise<LoadedModel> {
     const whole = this.entries.get(name);

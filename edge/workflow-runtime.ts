@@ -18,7 +18,7 @@
 import { CleaveError } from '../shared/errors.js';
 import type { TensorMap, TensorSpec } from '../shared/protocol/frames.js';
 import { CLOUD_CUT, EDGE_CUT, type CutCandidate } from '../shared/router/cost-model.js';
-import { chooseCut, explain, type PlacementDecision } from '../shared/router/placement.js';
+import { chooseCut, explain, type CutOption, type PlacementDecision, type SplitDecision } from '../shared/router/placement.js';
 import type { Tier } from '../shared/router/cost-model.js';
 import type { Clock } from '../shared/time.js';
 import { specBytes } from '../shared/workflow/executor.js';
@@ -266,7 +266,22 @@ export class EdgeWorkflowRuntime implements WorkflowRuntime {
       ...(q.deadlineMs !== undefined ? { deadlineMs: q.deadlineMs } : {}),
       ...(q.int8MinAgreement !== undefined ? { minInt8Agreement: q.int8MinAgreement } : {}),
     });
-    return { cut: decision.cut, int8: decision.int8, explanation: explain(decision), expectedMs: decision.expectedMs };
+    return this.maybeProbeSplit(q, decision) ?? { cut: decision.cut, int8: decision.int8, explanation: explain(decision), expectedMs: decision.expectedMs };
+  }
+
+  /**
+   * The split's probe, on the same schedule as maybeProbe: the two "tiers" are all-edge and the
+   * best option with a cloud part (all-cloud or a cut). A probe of the cloud side measures the
+   * link with a real transfer, which nothing else does while the split stays on the edge.
+   */
+  private maybeProbeSplit(q: SplitQuestion, decision: SplitDecision): SplitPlacement | undefined {
+    if (!this.probe || q.deadlineMs === undefined) return undefined;
+    const winner: Tier = decision.cut === EDGE_CUT ? 'edge' : 'cloud';
+    const losers = decision.candidates.filter((c) => c.feasible && (c.cut === EDGE_CUT) !== (winner === 'edge'));
+    const loser = losers.reduce<CutOption | undefined>((b, c) => (b === undefined || c.terms.totalMs < b.terms.totalMs ? c : b), undefined);
+    if (!loser || !this.probe.pick(q.model, winner, decision.expectedMs, winner === 'edge' ? 'cloud' : 'edge')) return undefined;
+    const probe: SplitDecision = { ...decision, cut: loser.cut, int8: loser.int8, expectedMs: loser.terms.totalMs };
+    return { cut: loser.cut, int8: loser.int8, explanation: `${explain(probe)}; probe=1`, expectedMs: loser.terms.totalMs };
   }
 
   splitParts(model: string, _version: number | undefined, cut: string): SplitParts {
@@ -312,6 +327,11 @@ export class EdgeWorkflowRuntime implements WorkflowRuntime {
     } finally {
       // A chain's total is not one model's time: its stages count as run, without a verdict.
       for (const s of call.stages) this.probe?.ran(s.model, 'cloud', ms);
+      // A split's tail ran: its model's cloud side has been measured (not comparable to the whole split's total).
+      for (const s of call.stages) {
+        const base = this.opts.splits?.tailOf(s.model);
+        if (base !== undefined) this.probe?.ran(base, 'cloud', undefined);
+      }
     }
   }
 

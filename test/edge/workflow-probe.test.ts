@@ -138,3 +138,42 @@ describe('EdgeWorkflowRuntime auto placement with probes', () => {
     expect(tiers.slice(firstWin).filter((t) => t === 'edge'), tiers.join(' ')).toEqual([]);
   });
 });
+
+describe('EdgeWorkflowRuntime split placement with probes', () => {
+  it('probes the best option with a cloud part while all-edge wins, and answers plans with the estimates\' choice', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const { SplitModels } = await import('../../edge/split-models.js');
+    const bytes = new Uint8Array(await readFile(new URL('../../models/cnn-large.onnx', import.meta.url)));
+    const io = { inputs: [{ name: 'image', dtype: 'float32' as const, shape: [-1, 3, 64, 64] }], outputs: [{ name: 'logits', dtype: 'float32' as const, shape: [-1, 10] }] };
+    const backend = { name: 'fake', priority: 0, load: () => Promise.reject(new Error('not used')), describe: () => ({ name: 'fake', providers: [] }) } as unknown as InferenceBackend;
+    const splits = new SplitModels([{ name: 'cnn-large', version: 1, bytes: () => Promise.resolve(bytes), ...io }], backend);
+    const cuts = await splits.cuts('cnn-large');
+    const clock = new ManualClock(1000);
+    const estimates = new LiveEstimates(clock);
+    const cloud: CloudTransport = {
+      run: () => Promise.reject(new Error('not used')),
+      status: () => ({ state: 'connected', offers: [{ name: 'cnn-large', version: 1, maxBatchSize: 8, ...io }], failures: 0, connects: 1 }),
+      close: () => Promise.resolve(),
+    };
+    const catalog = new ModelCatalog([], { backend });
+    // Measured: the whole model on the edge 20 ms; every cloud part measured too, behind a 300 ms link.
+    estimates.observeEdge('cnn-large', 1, 20);
+    estimates.cloudCompute.observe('cnn-large', 1, 5);
+    for (const c of cuts) {
+      estimates.observeEdge(c.parts.head, 1, 10);
+      estimates.cloudCompute.observe(c.parts.tail, 1, 2);
+    }
+    estimates.queue.observeResult('cnn-large', { queueMs: 0, computeMs: 5, batchSize: 1 } as never);
+    estimates.link.observeRtt(300);
+    const rt = new EdgeWorkflowRuntime({ catalog, cloud, estimates, clock, splits });
+    const sq = (deadlineMs?: number) => ({ node: 'big', model: 'cnn-large', batch: 1, ...(deadlineMs !== undefined ? { deadlineMs } : {}) });
+    expect(rt.placeSplit(sq())).toMatchObject({ cut: 'edge' });
+    const probe = rt.placeSplit(sq(30_000));
+    expect(probe.cut).not.toBe('edge');
+    expect(probe.explanation).toMatch(/probe=1$/);
+    // One probe in flight at a time; a deadline the cloud side cannot meet is never probed.
+    expect(rt.placeSplit(sq(30_000))).toMatchObject({ cut: 'edge' });
+    clock.advance(60_000);
+    expect(rt.placeSplit(sq(100))).toMatchObject({ cut: 'edge' });
+  });
+});
