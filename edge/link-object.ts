@@ -15,7 +15,7 @@ import type { TensorMap } from '../shared/protocol/frames.js';
 import { systemClock, systemTimers } from '../shared/time.js';
 import { CloudLink } from './cloud-link.js';
 import type { CloudRunRequest, CloudRunResult, CloudTransport, LinkStatus } from './cloud-transport.js';
-import { edgeSettingsFromEnv, resolveEdgeConfig } from './config.js';
+import { cloudUrlList, edgeSettingsFromEnv, resolveEdgeConfig } from './config.js';
 import { FetchUpgradeSocket } from './workerd-socket.js';
 
 /** What `run` answers over RPC. */
@@ -36,8 +36,13 @@ export class CloudLinkObject extends DurableObject<Record<string, unknown>> {
     if (!this.link) {
       const config = resolveEdgeConfig(edgeSettingsFromEnv(this.env));
       if (config.cloudUrl === undefined) throw new CleaveError('CLEAVE_E_UNAVAILABLE', 'CLEAVE_CLOUD_URL is not set for this Worker');
+      // One socket per location: the Worker has no pool of endpoints (a gateway's `--cloud a,b` does).
+      const urls = cloudUrlList(config.cloudUrl);
+      if (urls.length !== 1) {
+        throw new CleaveError('CLEAVE_E_BAD_ARGUMENT', `CLEAVE_CLOUD_URL lists ${urls.length} URLs; the Worker edge links each location to one cloud URL (put a load balancer in front of several)`, { setting: 'CLEAVE_CLOUD_URL' });
+      }
       this.link = new CloudLink({
-        url: config.cloudUrl,
+        url: urls[0]!,
         ...(config.cloudToken !== undefined ? { token: config.cloudToken } : {}),
         connect: (url, token) => new FetchUpgradeSocket(url, token),
         clock: systemClock, timers: systemTimers, random: Math.random,
