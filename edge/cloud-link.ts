@@ -56,6 +56,17 @@ export interface CloudLinkOptions {
    * once, ms. Default 1000.
    */
   readonly firstConnectWaitMs?: number;
+  /**
+   * While the link is down, a run that arrives when the next scheduled attempt is more than this
+   * far off starts an attempt at once and waits for it (as any run during an attempt does, up to
+   * firstConnectWaitMs), at most one such attempt per this interval, ms. Default 500; Infinity
+   * turns it off. Why: after a few failures the jittered backoff can leave a link that is back
+   * unused for up to backoff.maxMs while every run meanwhile is refused or degraded. Tying retries
+   * to demand brings it back within about this interval, and still bounds the attempts one busy
+   * edge makes against a cloud that is really gone (two per second at the default); an idle edge
+   * keeps the plain backoff.
+   */
+  readonly wakeIntervalMs?: number;
   /** Client name in HELLO. Default 'cleave-edge'. */
   readonly client?: string;
   /** Called with the new status whenever the state changes. */
@@ -115,6 +126,7 @@ export class CloudLink implements CloudTransport {
   private readonly heartbeatTimeoutMs: number;
   private readonly connectTimeoutMs: number;
   private readonly firstConnectWaitMs: number;
+  private readonly wakeIntervalMs: number;
   private readonly safeUrl: string;
   private state: LinkState = 'down';
   private started = false;
@@ -125,6 +137,8 @@ export class CloudLink implements CloudTransport {
   private readonly waiters = new Set<Waiter>();
   private reconnectTimer: TimerHandle | undefined;
   private nextAttemptAt = 0;
+  /** When the latest attempt began (clock ms); -Infinity before the first. */
+  private lastAttemptAt = -Infinity;
   private attempts = 0;
   private failures = 0;
   private connects = 0;
@@ -139,6 +153,7 @@ export class CloudLink implements CloudTransport {
     this.heartbeatTimeoutMs = opts.heartbeatTimeoutMs ?? 2 * this.heartbeatMs;
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 5000;
     this.firstConnectWaitMs = opts.firstConnectWaitMs ?? 1000;
+    this.wakeIntervalMs = opts.wakeIntervalMs ?? 500;
     const positive: Record<string, number> = {
       'backoff.initialMs': this.backoff.initialMs, 'backoff.maxMs': this.backoff.maxMs, heartbeatMs: this.heartbeatMs,
       heartbeatTimeoutMs: this.heartbeatTimeoutMs, connectTimeoutMs: this.connectTimeoutMs,
@@ -147,6 +162,7 @@ export class CloudLink implements CloudTransport {
       if (!(v > 0) || !Number.isFinite(v)) throw new CleaveError('CLEAVE_E_BAD_ARGUMENT', `cloud link option ${name} is ${v}; expected a finite number of ms > 0`, { option: name });
     }
     if (!(this.backoff.factor >= 1)) throw new CleaveError('CLEAVE_E_BAD_ARGUMENT', `cloud link option backoff.factor is ${this.backoff.factor}; expected >= 1`, { option: 'backoff.factor' });
+    if (!(this.wakeIntervalMs >= 0)) throw new CleaveError('CLEAVE_E_BAD_ARGUMENT', `cloud link option wakeIntervalMs is ${this.wakeIntervalMs}; expected a number of ms >= 0 (Infinity: off)`, { option: 'wakeIntervalMs' });
     if (!(this.firstConnectWaitMs >= 0)) throw new CleaveError('CLEAVE_E_BAD_ARGUMENT', `cloud link option firstConnectWaitMs is ${this.firstConnectWaitMs}; expected >= 0`, { option: 'firstConnectWaitMs' });
     this.safeUrl = redactUrl(opts.url);
   }
@@ -167,6 +183,7 @@ export class CloudLink implements CloudTransport {
     }
     const conn = this.current;
     if (conn?.phase === 'open' && conn.client && !conn.client.unusable) return this.dispatch(conn, conn.client, req, signal, startedAt);
+    if (this.state === 'down' && this.shouldWake()) this.wake();
     if (this.state === 'connecting' && !this.closed) return this.wait(req, signal, startedAt);
     return Promise.reject(this.unavailable(req));
   }
@@ -197,9 +214,24 @@ export class CloudLink implements CloudTransport {
     return Promise.resolve();
   }
 
+  /** Down with the next attempt far off and none begun lately: see wakeIntervalMs. */
+  private shouldWake(): boolean {
+    if (!this.started || this.closed || this.reconnectTimer === undefined) return false;
+    const now = this.opts.clock.now();
+    return this.nextAttemptAt - now > this.wakeIntervalMs && now - this.lastAttemptAt >= this.wakeIntervalMs;
+  }
+
+  /** The scheduled attempt, now: a run is waiting for the cloud. */
+  private wake(): void {
+    if (this.reconnectTimer !== undefined) this.opts.timers.clearTimeout(this.reconnectTimer);
+    this.opts.log?.({ event: 'cloud-link-wake', url: this.safeUrl, failures: this.failures, scheduledInMs: Math.round(this.nextAttemptAt - this.opts.clock.now()) });
+    this.open();
+  }
+
   /** One connection attempt; it becomes `current` at once so runs can wait for it. */
   private open(): void {
     this.reconnectTimer = undefined;
+    this.lastAttemptAt = this.opts.clock.now();
     const conn: Connection = { attempt: ++this.attempts, phase: 'opening', active: 0 };
     this.current = conn;
     this.setState('connecting');
