@@ -137,6 +137,9 @@ interface DeadlineWatch {
 }
 
 
+/** Least time kept back from a cloud run for the edge to answer instead, ms. */
+export const RESERVE_MIN_MS = 25;
+
 export class EdgeService {
   private readonly defaultDeadlineMs: number;
   private readonly maxDeadlineMs: number;
@@ -291,9 +294,15 @@ export class EdgeService {
     if (place.tier === 'edge') return { ...(await this.computeAtEdge(entry, req, deadlineAt)), ...note };
     const remaining = deadlineAt - this.opts.clock.now();
     if (remaining <= 0) throw deadlineError(entry.name);
+    // What answers here if the cloud does not: the model itself (sent to the cloud by choice) or
+    // its fallback. Its expected edge time is kept back from the cloud's budget, so a link that
+    // never answers (blackholed, before the heartbeat notices) still leaves time to answer here.
+    const local = entry.placement === 'edge' ? entry : entry.fallback !== undefined ? this.opts.catalog.find(entry.fallback) : undefined;
+    const reserve = local ? this.reserveMs(local, req.inputs, remaining) : 0;
     try {
+      if (remaining - reserve <= 0) throw deadlineError(entry.name);
       const r = await this.opts.cloud.run({
-        model: entry.name, version: entry.version, inputs: req.inputs, deadlineMs: remaining,
+        model: entry.name, version: entry.version, inputs: req.inputs, deadlineMs: remaining - reserve,
         ...(req.outputs ? { outputs: req.outputs } : {}),
         ...(req.priority !== undefined ? { priority: req.priority } : {}),
         ...(req.traceparent !== undefined ? { traceparent: req.traceparent } : {}),
@@ -306,7 +315,8 @@ export class EdgeService {
       };
     } catch (e) {
       const err = toCleaveError(e);
-      if (!FALLBACK_CODES.has(err.code) || signal.aborted) throw err;
+      const kept = err.code === 'CLEAVE_E_DEADLINE' && reserve > 0 && this.opts.clock.now() < deadlineAt;
+      if ((!FALLBACK_CODES.has(err.code) && !kept) || signal.aborted) throw err;
       // An edge model sent to the cloud by choice runs here instead: the same model, not degraded.
       if (entry.placement === 'edge') return { ...(await this.computeAtEdge(entry, req, deadlineAt)), ...note };
       if (entry.fallback === undefined) throw err;
@@ -316,6 +326,16 @@ export class EdgeService {
       // The answer keeps the requested model's name and version: the fallback has its exact contract.
       return { ...local, version: entry.version, degraded: { fallback: fallback.name, reason: err.code } };
     }
+  }
+
+  /**
+   * Time kept back for answering at the edge when the cloud does not: three times the local
+   * model's expected edge time (it may queue behind other fallbacks on a busy box), at least
+   * RESERVE_MIN_MS, never more than half the budget.
+   */
+  private reserveMs(local: CatalogEntry, inputs: TensorMap, remaining: number): number {
+    const est = this.opts.estimates?.edgeCompute.estimate(local.name, requestRows(inputs)) ?? 0;
+    return Math.min(remaining / 2, Math.max(RESERVE_MIN_MS, 3 * est));
   }
 
   /**

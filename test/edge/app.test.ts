@@ -1,6 +1,7 @@
 // The edge's Hono app through `app.request()` (no sockets): routes and statuses, the headers it
 // reads and writes, body limits and media types, and the error shape. Edge models run on
 // onnxruntime-node; the cloud is NO_CLOUD or a recording fake; time is a ManualClock.
+import { RESERVE_MIN_MS } from '../../edge/edge-service.js';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -343,7 +344,7 @@ describe('request headers', () => {
     const cloud = new RecordingCloud();
     const node = makeNode({ cloud });
     expect((await post(node, '/v2/models/text-base/infer', kserveText(1), { 'x-cleave-deadline-ms': '750' })).status).toBe(200);
-    expect(cloud.calls[0]!.deadlineMs).toBe(750);
+    expect(cloud.calls[0]!.deadlineMs).toBe(750 - RESERVE_MIN_MS);
     for (const bad of ['soon', '0', '-3', '', 'Infinity']) {
       const body = await expectError(await post(node, '/v2/models/text-base/infer', kserveText(2), { 'x-cleave-deadline-ms': bad }), 400, 'CLEAVE_E_BAD_ARGUMENT');
       expect(body.message).toContain('x-cleave-deadline-ms');
@@ -413,10 +414,10 @@ describe('bodies and limits', () => {
     const text = JSON.parse(kserveText(1)) as Record<string, unknown>;
     const res = await post(node, '/v2/models/text-base/infer', JSON.stringify({ ...text, parameters: { timeout: 2_000_000 } }));
     expect(res.status).toBe(200);
-    expect(cloud.calls[0]!.deadlineMs).toBe(2_000);
+    expect(cloud.calls[0]!.deadlineMs).toBe(2_000 - RESERVE_MIN_MS);
     // x-cleave-deadline-ms wins over the parameter.
     await post(node, '/v2/models/text-base/infer', JSON.stringify({ ...text, parameters: { timeout: 2_000_000 } }), { 'x-cleave-deadline-ms': '300', 'x-cleave-cache': 'bypass' });
-    expect(cloud.calls[1]!.deadlineMs).toBe(300);
+    expect(cloud.calls[1]!.deadlineMs).toBe(300 - RESERVE_MIN_MS);
   });
 
   it('malformed JSON is 400 with the request id', async () => {

@@ -9,7 +9,7 @@ import { nodeBackends } from '../../cli/backends.js';
 import type { Digest } from '../../edge/cache-key.js';
 import type { CloudRunRequest, CloudRunResult, CloudTransport, LinkStatus } from '../../edge/cloud-transport.js';
 import { createEdgeNode, type EdgeNode, type EdgeSettings } from '../../edge/edge-node.js';
-import type { EdgeInferRequest } from '../../edge/edge-service.js';
+import { RESERVE_MIN_MS, type EdgeInferRequest } from '../../edge/edge-service.js';
 import { zooCatalogEntries } from '../../edge/zoo-catalog.js';
 import type { InferenceBackend } from '../../shared/backend/backend.js';
 import { CleaveError, type ErrorCode } from '../../shared/errors.js';
@@ -230,7 +230,7 @@ describe('cloud models', () => {
     expect(sent.inputs).toBe(inputs);
     expect(sent.outputs).toBeUndefined();
     expect(sent.deadlineMs).toBeLessThanOrEqual(800);
-    expect(sent.deadlineMs).toBe(800); // no ManualClock time passed before the run went out
+    expect(sent.deadlineMs).toBe(800 - RESERVE_MIN_MS); // no ManualClock time passed before the run went out; the fallback's reserve is kept back
     expect(cloud.calls[0]!.signal).toBeInstanceOf(AbortSignal);
 
     expect(r).toMatchObject({ model: 'text-base', version: 2, servedBy: 'cloud', cache: 'miss' });
@@ -243,7 +243,7 @@ describe('cloud models', () => {
     const receivedAt = clock.now();
     clock.advance(300);
     await node.service.infer(textReq(1, { deadlineMs: 800, receivedAt }));
-    expect(cloud.calls[0]!.req.deadlineMs).toBe(500);
+    expect(cloud.calls[0]!.req.deadlineMs).toBe(500 - RESERVE_MIN_MS);
   });
 
   it('a request whose budget is spent before the run goes out fails with CLEAVE_E_DEADLINE and never reaches the cloud', async () => {
@@ -297,16 +297,24 @@ describe('fallback to the edge', () => {
     });
   }
 
-  for (const code of ['CLEAVE_E_BAD_ARGUMENT', 'CLEAVE_E_DEADLINE'] as const) {
-    it(`${code} from the cloud propagates with its code, no fallback`, async () => {
-      const { node, cloud } = rig();
-      cloud.script = fail(code);
-      const sessions = vi.spyOn(node.catalog, 'session');
-      await expect(node.service.infer(textReq())).rejects.toMatchObject({ code, message: expect.stringContaining('scripted') });
-      expect(sessions).not.toHaveBeenCalled();
-      expect(node.cache.stats().entries).toBe(0);
-    });
-  }
+  it('CLEAVE_E_BAD_ARGUMENT from the cloud propagates with its code, no fallback', async () => {
+    const { node, cloud } = rig();
+    cloud.script = fail('CLEAVE_E_BAD_ARGUMENT');
+    const sessions = vi.spyOn(node.catalog, 'session');
+    await expect(node.service.infer(textReq())).rejects.toMatchObject({ code: 'CLEAVE_E_BAD_ARGUMENT', message: expect.stringContaining('scripted') });
+    expect(sessions).not.toHaveBeenCalled();
+    expect(node.cache.stats().entries).toBe(0);
+  });
+
+  it('CLEAVE_E_DEADLINE from the cloud with time left answers from the fallback in the time kept back, degraded', async () => {
+    const { node, cloud } = rig();
+    cloud.script = fail('CLEAVE_E_DEADLINE');
+    const r = await node.service.infer(textReq());
+    expect(r.degraded).toEqual({ fallback: 'text-tiny', reason: 'CLEAVE_E_DEADLINE' });
+    // The cloud got the budget less the reserve for the fallback.
+    expect(cloud.calls[0]!.req.deadlineMs).toBe(30_000 - RESERVE_MIN_MS);
+    expect(node.cache.stats().entries).toBe(0);
+  });
 
   it('a cloud model without a fallback (mlp-large) propagates CLEAVE_E_UNAVAILABLE', async () => {
     const { node, cloud } = rig();
@@ -511,15 +519,15 @@ describe('deadlines', () => {
   it('a budget over maxDeadlineMs is capped', async () => {
     const { node, cloud } = rig({ maxDeadlineMs: 5_000 });
     await node.service.infer(textReq(1, { deadlineMs: 60_000 }));
-    expect(cloud.calls[0]!.req.deadlineMs).toBe(5_000);
+    expect(cloud.calls[0]!.req.deadlineMs).toBe(5_000 - RESERVE_MIN_MS);
     await node.service.infer(textReq(2, { deadlineMs: 4_000 }));
-    expect(cloud.calls[1]!.req.deadlineMs).toBe(4_000);
+    expect(cloud.calls[1]!.req.deadlineMs).toBe(4_000 - RESERVE_MIN_MS);
   });
 
   it('a request that states no budget gets defaultDeadlineMs', async () => {
     const { node, cloud } = rig({ defaultDeadlineMs: 1_234 });
     await node.service.infer(textReq(1));
-    expect(cloud.calls[0]!.req.deadlineMs).toBe(1_234);
+    expect(cloud.calls[0]!.req.deadlineMs).toBe(1_234 - RESERVE_MIN_MS);
   });
 
   it('a request that joins a longer computation fails at its own deadline; the computation goes on for the others', async () => {
@@ -555,7 +563,7 @@ describe('deadlines', () => {
     const { node, cloud } = rig();
     await node.service.infer(textReq(1));
     await node.service.infer(textReq(2, { deadlineMs: 10_000_000 }));
-    expect(cloud.calls.map((c) => c.req.deadlineMs)).toEqual([30_000, 300_000]);
+    expect(cloud.calls.map((c) => c.req.deadlineMs)).toEqual([30_000 - RESERVE_MIN_MS, 300_000 - RESERVE_MIN_MS]);
   });
 });
 
@@ -616,7 +624,7 @@ describe('runService (the client WebSocket)', () => {
       model: 'text-base', version: 2, inputs: { input_ids: tokenIds(1) }, protocol: 'ws', receivedAt: now, deadline: now + 700, traceparent: TRACEPARENT, priority: 1,
     });
     const r = await h.promise;
-    expect(cloud.calls[0]!.req).toMatchObject({ model: 'text-base', version: 2, deadlineMs: 700, traceparent: TRACEPARENT, priority: 1 });
+    expect(cloud.calls[0]!.req).toMatchObject({ model: 'text-base', version: 2, deadlineMs: 700 - RESERVE_MIN_MS, traceparent: TRACEPARENT, priority: 1 });
     expect(r.timing).toEqual({ queueMs: 4, computeMs: 5, batchSize: 1 });
   });
 
