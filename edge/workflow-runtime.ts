@@ -254,6 +254,17 @@ export class EdgeWorkflowRuntime implements WorkflowRuntime {
         ...(h.prior || t.prior ? { prior: true } : {}),
       });
     }
+    // A pinned cut is the only candidate: priced like any other, never replaced, never probed.
+    const pinned = q.pinned;
+    if (pinned !== undefined) {
+      const only = cands.filter((x) => x.cut === pinned);
+      if (only.length === 0) {
+        throw new CleaveError('CLEAVE_E_NOT_FOUND', `workflow node "${q.node}" pins cut ${JSON.stringify(pinned)} of model ${JSON.stringify(q.model)}, which this edge cannot run (ready: ${cands.map((x) => x.cut).join(', ')})`, { node: q.node, model: q.model, cut: pinned });
+      }
+      cands.splice(0, cands.length, ...only);
+      // A cloud part with the link down: go anyway, so the run fails fast and the executor falls back.
+      if (!cloud && pinned !== EDGE_CUT) return { cut: pinned, int8: false, explanation: `cut=${pinned}; link=${this.opts.cloud.status().state}; policy=pinned`, expectedMs: 0 };
+    }
     // Nothing can run it now (no copy to cut here, link down): go to the cloud anyway, so the run
     // fails fast and the executor falls back to an edge stand-in.
     if (!cloud && !cands.some((x) => x.cut === EDGE_CUT)) return { cut: CLOUD_CUT, int8: false, explanation: `cut=cloud; link=${this.opts.cloud.status().state}`, expectedMs: 0 };
@@ -266,6 +277,7 @@ export class EdgeWorkflowRuntime implements WorkflowRuntime {
       ...(q.deadlineMs !== undefined ? { deadlineMs: q.deadlineMs } : {}),
       ...(q.int8MinAgreement !== undefined ? { minInt8Agreement: q.int8MinAgreement } : {}),
     });
+    if (pinned !== undefined) return { cut: decision.cut, int8: decision.int8, explanation: `${explain(decision)}; policy=pinned`, expectedMs: decision.expectedMs };
     return this.maybeProbeSplit(q, decision) ?? { cut: decision.cut, int8: decision.int8, explanation: explain(decision), expectedMs: decision.expectedMs };
   }
 

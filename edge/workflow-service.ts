@@ -184,7 +184,7 @@ export class WorkflowService {
           const p = rt.placeModel({ node: id, model: n.params.model, ...(n.params.version !== undefined ? { version: n.params.version } : {}), policy: n.params.placement ?? 'auto', batch, bytesIn: info ? specBytes(info.inputs, batch) : 0 });
           nodes.push({ node: id, type: n.type, model: n.params.model, placement: p.tier, expectedMs: p.expectedMs, explanation: p.explanation });
         } else if (n.type === 'split-model') {
-          const p = rt.placeSplit({ node: id, model: n.params.model, ...(n.params.cuts ? { cuts: n.params.cuts } : {}), ...(n.params.int8MinAgreement !== undefined ? { int8MinAgreement: n.params.int8MinAgreement } : {}), batch });
+          const p = rt.placeSplit({ node: id, model: n.params.model, ...(n.params.cuts ? { cuts: n.params.cuts } : {}), ...(n.params.int8MinAgreement !== undefined ? { int8MinAgreement: n.params.int8MinAgreement } : {}), ...(n.params.cut !== undefined ? { pinned: n.params.cut } : {}), batch });
           const placement = p.cut === 'edge' || p.cut === 'cloud' ? p.cut : `cut:${p.cut}${p.int8 ? ' int8' : ''}`;
           nodes.push({ node: id, type: n.type, model: n.params.model, placement, expectedMs: p.expectedMs, explanation: p.explanation });
         } else {

@@ -68,6 +68,30 @@ after wrangler's Ready.`)
         ...(flags.out ? { out: flags.out } : {}),
       });
     });
+  bench
+    .command('split')
+    .description('split inference table: edge-only, cloud-only, fixed cuts and auto over a shaped link (RTT x bandwidth x cloud idle/busy), edge, proxy and cloud as processes')
+    .option('--quick', 'RTT 10/150 ms x 1/100 Mbit/s, idle cloud, 8 requests per strategy (a few minutes)')
+    .option('--cells <list>', 'cells as RTT_MS:MBIT[:busy], comma-separated, e.g. 10:100,150:1:busy')
+    .option('--requests <n>', 'measured requests per strategy per cell (default 20, 8 with --quick)')
+    .option('--families <list>', 'comma-separated: cnn, text, audio (default all)')
+    .option('--edge-backend <name>', 'edge inference backend (default onnxruntime-web: a weaker edge than the cloud)')
+    .option('--out <file>', 'raw JSON results (default: bench/results/split.json)')
+    .addHelpText('after', `
+Strategies are deployed as separate workflows and interleaved request by request in shuffled
+order, after a warm-up of each in each cell. The oracle is the best fixed strategy by p50;
+agreement is top-1 against the fp32 cloud answer of the same input.`)
+    .action(async (flags: { quick?: boolean; cells?: string; requests?: string; families?: string; edgeBackend?: string; out?: string }) => {
+      const { runSplitBench } = await import('../../bench/split.js');
+      await runSplitBench({
+        quick: flags.quick ?? false,
+        ...(flags.cells !== undefined ? { cells: flags.cells } : {}),
+        ...(flags.requests !== undefined ? { requests: positive(flags.requests, '--requests', true) } : {}),
+        ...(flags.families !== undefined ? { families: flags.families.split(',').map((s) => s.trim()) } : {}),
+        ...(flags.edgeBackend !== undefined ? { edgeBackend: flags.edgeBackend } : {}),
+        ...(flags.out ? { out: flags.out } : {}),
+      });
+    });
 }
 
 /** A flag's value as a positive number (or integer); CLEAVE_E_BAD_ARGUMENT naming the flag otherwise. */

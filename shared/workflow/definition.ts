@@ -75,6 +75,11 @@ const splitModelParams = z.strictObject({
   cuts: z.array(z.array(tensorName).min(1).max(16)).max(64).optional(),
   /** Allow the activation to travel int8-encoded when it is faster, down to this top-1 agreement (0..1); default: never. */
   int8MinAgreement: z.number().min(0).max(1).optional(),
+  /**
+   * Pins the cut: 'edge', 'cloud' or a tensor listed in `cuts`. The router still prices it (the
+   * plan and the deadline check see its cost) but never picks another; default: the router chooses.
+   */
+  cut: tensorName.optional(),
   exit: exitSpec.optional(),
 });
 

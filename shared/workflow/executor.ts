@@ -189,7 +189,7 @@ export function criticalPathMs(w: CompiledWorkflow, runtime: WorkflowRuntime, ba
       return runtime.placeModel({ node: n.id, model: n.params.model, ...(n.params.version !== undefined ? { version: n.params.version } : {}), policy: n.params.placement ?? 'auto', batch, bytesIn: info ? specBytes(info.inputs, batch) : 0 }).expectedMs;
     }
     if (n.type === 'split-model') {
-      return runtime.placeSplit({ node: n.id, model: n.params.model, ...(n.params.version !== undefined ? { version: n.params.version } : {}), ...(n.params.cuts ? { cuts: n.params.cuts } : {}), ...(n.params.int8MinAgreement !== undefined ? { int8MinAgreement: n.params.int8MinAgreement } : {}), batch }).expectedMs;
+      return runtime.placeSplit({ node: n.id, model: n.params.model, ...(n.params.version !== undefined ? { version: n.params.version } : {}), ...(n.params.cuts ? { cuts: n.params.cuts } : {}), ...(n.params.int8MinAgreement !== undefined ? { int8MinAgreement: n.params.int8MinAgreement } : {}), ...(n.params.cut !== undefined ? { pinned: n.params.cut } : {}), batch }).expectedMs;
     }
     if (n.type === 'loop') {
       // The body at least once.
@@ -663,7 +663,8 @@ class Run {
     const version = n.params.version !== undefined ? { version: n.params.version } : {};
     const place = this.rt.placeSplit({
       node: n.id, model: n.params.model, ...version, ...(n.params.cuts ? { cuts: n.params.cuts } : {}),
-      ...(n.params.int8MinAgreement !== undefined ? { int8MinAgreement: n.params.int8MinAgreement } : {}), batch: this.batch, deadlineMs: left,
+      ...(n.params.int8MinAgreement !== undefined ? { int8MinAgreement: n.params.int8MinAgreement } : {}),
+      ...(n.params.cut !== undefined ? { pinned: n.params.cut } : {}), batch: this.batch, deadlineMs: left,
     });
     const t0 = this.rt.now();
     const label = place.cut === 'edge' || place.cut === 'cloud' ? place.cut : `cut:${place.cut}${place.int8 ? ' int8' : ''}`;

@@ -51,6 +51,8 @@ export interface SplitQuestion {
   readonly cuts?: readonly (readonly string[])[];
   /** Lowest int8 top-1 agreement allowed; undefined: never int8. */
   readonly int8MinAgreement?: number;
+  /** The node's pinned cut ('edge', 'cloud' or a tensor name): priced, never replaced; undefined: the router chooses. */
+  readonly pinned?: string;
   readonly batch: number;
   readonly deadlineMs?: number;
 }

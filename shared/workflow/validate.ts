@@ -298,6 +298,14 @@ class GraphChecker {
         if (h === undefined) this.add(`nodes[${i}].params.exit.head`, `exit head model "${head}" is not served by the edge or any cloud`);
         else this.headOf.set(n.id, h);
       }
+      // A pinned cut must be one the deploy prepares: all-edge, all-cloud or a listed single-tensor cut.
+      if (n.type === 'split-model' && n.params.cut !== undefined) {
+        const pin = n.params.cut;
+        const listed = (n.params.cuts ?? []).some((c) => c.length === 1 && c[0] === pin);
+        if (pin !== 'edge' && pin !== 'cloud' && !listed) {
+          this.add(`nodes[${i}].params.cut`, `cut ${JSON.stringify(pin)} is pinned but not listed in cuts; pin 'edge', 'cloud' or a tensor listed as [${JSON.stringify(pin)}] in cuts`);
+        }
+      }
     });
   }
 

@@ -175,5 +175,14 @@ describe('EdgeWorkflowRuntime split placement with probes', () => {
     expect(rt.placeSplit(sq(30_000))).toMatchObject({ cut: 'edge' });
     clock.advance(60_000);
     expect(rt.placeSplit(sq(100))).toMatchObject({ cut: 'edge' });
+
+    // A pinned cut is taken as pinned, priced for the explanation, and never probed away from.
+    for (let i = 0; i < 3; i++) {
+      clock.advance(60_000);
+      const pinned = rt.placeSplit({ ...sq(30_000), pinned: 'block4.pool_out' });
+      expect(pinned.cut).toBe('block4.pool_out');
+      expect(pinned.explanation).toMatch(/policy=pinned$/);
+    }
+    expect(() => rt.placeSplit({ ...sq(30_000), pinned: 'no.such.tensor' })).toThrow(/no.such.tensor/);
   });
 });

@@ -380,3 +380,23 @@ describe('findWorkflowProblems: many problems at once', () => {
     expect(topologicalOrder(validateWorkflow(textCascade, zoo))).toEqual(['tiny', 'base']);
   });
 });
+
+describe('findWorkflowProblems: pinned split cuts', () => {
+  const split = (params: Record<string, unknown>) => ({
+    name: 'pinned', inputs: [{ name: 'image', dtype: 'float32', shape: [-1, 3, 64, 64] }],
+    nodes: [{ id: 'big', type: 'split-model', params: { model: 'cnn-large', ...params } }],
+    edges: [{ source: 'input', target: 'big' }], outputs: [{ name: 'logits', from: 'big.logits' }],
+  });
+
+  it('accepts a pin on edge, cloud or a listed cut', () => {
+    expect(problems(split({ cut: 'edge' }))).toEqual([]);
+    expect(problems(split({ cut: 'cloud' }))).toEqual([]);
+    expect(problems(split({ cut: 'block3.pool_out', cuts: [['block3.pool_out']] }))).toEqual([]);
+  });
+
+  it('refuses a pin that is not listed in cuts, naming it', () => {
+    const p = problems(split({ cut: 'block3.pool_out' }));
+    expect(p).toHaveLength(1);
+    expect(p[0]).toMatchObject({ at: 'nodes[0].params.cut', message: expect.stringContaining('"block3.pool_out"') });
+  });
+});
