@@ -13,9 +13,11 @@
  * of the link as it is now. Fixed strategies are the baselines; the oracle is the best of them
  * by p50, known only after the fact.
  *
- * What this does not model: the edge and the cloud share one machine, so the edge is not a
- * weaker device unless `--edge-backend onnxruntime-web` makes it one (the default: wasm, one
- * thread, as a browser or a Worker runs it), and a busy cloud takes CPU from the edge too.
+ * The edge and the cloud share one machine, so the edge is made a weaker device by emulation:
+ * `--edge-slowdown N` (default 8, about a gateway-class ARM core against a server core) makes
+ * every edge model run take N times as long, the extra spent waiting so the cloud keeps its CPU
+ * (shared/backend/slowed-backend.ts). What this does not model: a busy cloud takes CPU from the
+ * edge too, and a GPU cloud would widen the gap further.
  */
 import { cpus } from 'node:os';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -29,6 +31,9 @@ import { startLinkProxy, type LinkProxy } from './link-proxy.js';
 import { startServerProcess, type ServerProcess } from './server-process.js';
 import { cellName, compare, formatTables, geomean, summarise, type CellResult, type SplitCell, type StrategyResult } from './split-report.js';
 import { CNN_CUTS, splitFamilies, type SplitFamily } from './split-workflows.js';
+
+/** The edge's emulated slowdown unless told otherwise: roughly an ARM gateway core against a server core. */
+export const DEFAULT_EDGE_SLOWDOWN = 8;
 
 export interface SplitBenchOptions {
   /** Fewer cells (RTT 10/150 ms x 1/100 Mbit/s, idle) and fewer requests. */
@@ -45,6 +50,8 @@ export interface SplitBenchOptions {
   readonly cuts?: readonly string[];
   /** Edge inference backend. Default onnxruntime-web (a weaker edge than the onnxruntime-node cloud). */
   readonly edgeBackend?: string;
+  /** Every edge run takes this many times as long (emulating a weaker device). Default DEFAULT_EDGE_SLOWDOWN. */
+  readonly edgeSlowdown?: number;
   /** Concurrent KServe clients against the cloud in busy cells. Default 2. */
   readonly busyClients?: number;
   /** Raw JSON results. Default bench/results/split.json; '' writes none. */
@@ -54,7 +61,7 @@ export interface SplitBenchOptions {
 
 export interface SplitBenchResult {
   readonly machine: { cpu: string; cores: number; node: string; platform: string };
-  readonly options: { requests: number; warmup: number; edgeBackend: string; busyClients: number; cuts: readonly string[] };
+  readonly options: { requests: number; warmup: number; edgeBackend: string; edgeSlowdown: number; busyClients: number; cuts: readonly string[] };
   readonly cells: CellResult[];
   /** Per family: geometric mean over cells of cloud p50 / auto p50. */
   readonly meanGainVsCloud: Record<string, number>;
@@ -177,7 +184,8 @@ export async function runSplitBench(opts: SplitBenchOptions = {}): Promise<Split
   const cells = opts.cells !== undefined ? parseCells(opts.cells) : quick ? [...QUICK_GRID] : [...FULL_GRID];
   const requests = opts.requests ?? (quick ? 8 : 20);
   const warmup = opts.warmup ?? (quick ? 2 : 3);
-  const edgeBackend = opts.edgeBackend ?? 'onnxruntime-web';
+  const edgeBackend = opts.edgeBackend ?? 'onnxruntime-node';
+  const edgeSlowdown = opts.edgeSlowdown ?? DEFAULT_EDGE_SLOWDOWN;
   const busyClients = opts.busyClients ?? 2;
   const cuts = opts.cuts ?? CNN_CUTS;
   const wanted = opts.families ?? ['cnn', 'text', 'audio'];
@@ -187,7 +195,7 @@ export async function runSplitBench(opts: SplitBenchOptions = {}): Promise<Split
   const cpu = cpus();
   const machine = { cpu: cpu[0]?.model.trim() ?? 'unknown', cores: cpu.length, node: process.version, platform: `${process.platform}-${process.arch}` };
   log(`machine: ${machine.cores} x ${machine.cpu}, ${machine.platform}, node ${machine.node}`);
-  log(`cells: ${cells.length}; ${requests} requests per strategy per cell after ${warmup} warm-up; edge backend ${edgeBackend}; busy = ${busyClients} KServe clients on the cloud`);
+  log(`cells: ${cells.length}; ${requests} requests per strategy per cell after ${warmup} warm-up; edge backend ${edgeBackend}, emulated ${edgeSlowdown}x slower; busy = ${busyClients} KServe clients on the cloud`);
 
   let cloud: CloudProcess | undefined;
   let proxy: LinkProxy | undefined;
@@ -200,7 +208,7 @@ export async function runSplitBench(opts: SplitBenchOptions = {}): Promise<Split
     proxy = await startLinkProxy({ target: { host: '127.0.0.1', port: cloud.port } });
     edge = await startServerProcess({
       command: process.execPath, cwd: ROOT, ready: READY,
-      args: [BIN, 'edge', '--port', '0', '--no-log', '--backend', edgeBackend, '--cloud', proxy.url('/v1/ws')],
+      args: [BIN, 'edge', '--port', '0', '--no-log', '--backend', edgeBackend, '--emulate-slowdown', String(edgeSlowdown), '--cloud', proxy.url('/v1/ws')],
     });
     const edgeUrl = edge.url;
     await waitConnected(edgeUrl, ['cnn-large', 'text-base']);
@@ -287,7 +295,7 @@ export async function runSplitBench(opts: SplitBenchOptions = {}): Promise<Split
   log(`  reference: Neurosurgeon reports x${NEUROSURGEON_GAIN} on average vs cloud-only (mobile GPU edge, server GPU cloud, Wi-Fi/LTE/3G); here both tiers share one CPU box`);
   const seconds = (performance.now() - t0) / 1000;
   log(`total ${seconds.toFixed(0)} s`);
-  const result: SplitBenchResult = { machine, options: { requests, warmup, edgeBackend, busyClients, cuts }, cells: results, meanGainVsCloud, seconds };
+  const result: SplitBenchResult = { machine, options: { requests, warmup, edgeBackend, edgeSlowdown, busyClients, cuts }, cells: results, meanGainVsCloud, seconds };
   const out = opts.out ?? DEFAULT_OUT;
   if (out !== '') {
     await mkdir(path.dirname(out), { recursive: true });

@@ -30,6 +30,11 @@ export interface EdgeConfig extends Required<Omit<EdgeSettings, 'protocolLimits'
   readonly warm: boolean;
   /** Write JSON log lines to stderr. Default true (env CLEAVE_LOG=off). */
   readonly log: boolean;
+  /**
+   * Benchmarks only: every edge model run takes this many times as long (the extra spent
+   * waiting), to emulate a weaker device on the bench box. Default 1 (env CLEAVE_EMULATE_SLOWDOWN).
+   */
+  readonly emulateSlowdown: number;
 }
 
 export const DEFAULT_EDGE_CONFIG: EdgeConfig = {
@@ -43,6 +48,7 @@ export const DEFAULT_EDGE_CONFIG: EdgeConfig = {
   maxDeadlineMs: 300_000,
   warm: true,
   log: true,
+  emulateSlowdown: 1,
 };
 
 /** Raw settings as strings, from env or flags. */
@@ -51,7 +57,7 @@ export type RawEdgeSettings = Partial<Record<keyof EdgeConfig, string | boolean 
 const ENV: Record<string, keyof EdgeConfig> = {
   CLEAVE_PORT: 'port', CLEAVE_HOST: 'host', CLEAVE_CLOUD_URL: 'cloudUrl', CLEAVE_CLOUD_TOKEN: 'cloudToken', CLEAVE_MODELS: 'models', CLEAVE_WORKFLOWS_DIR: 'workflowsDir',
   CLEAVE_BACKEND: 'backend', CLEAVE_CACHE_BYTES: 'cacheBytes', CLEAVE_CACHE_TTL_MS: 'cacheTtlMs', CLEAVE_MAX_BODY_BYTES: 'maxBodyBytes',
-  CLEAVE_DEFAULT_DEADLINE_MS: 'defaultDeadlineMs', CLEAVE_MAX_DEADLINE_MS: 'maxDeadlineMs', CLEAVE_WARM: 'warm', CLEAVE_LOG: 'log',
+  CLEAVE_DEFAULT_DEADLINE_MS: 'defaultDeadlineMs', CLEAVE_MAX_DEADLINE_MS: 'maxDeadlineMs', CLEAVE_WARM: 'warm', CLEAVE_LOG: 'log', CLEAVE_EMULATE_SLOWDOWN: 'emulateSlowdown',
 };
 
 /** Settings found in `env` (process.env, or a Worker's env bindings). */
@@ -99,6 +105,7 @@ export function resolveEdgeConfig(env: RawEdgeSettings, flags: RawEdgeSettings =
     maxDeadlineMs,
     warm: bool(raw.warm, 'warm') ?? d.warm,
     log: bool(raw.log, 'log') ?? d.log,
+    emulateSlowdown: int(raw.emulateSlowdown, 'emulateSlowdown', 1, 1000) ?? d.emulateSlowdown,
   };
 }
 

@@ -26,6 +26,7 @@ import { createEdgeNode, type EdgeNode } from './edge-node.js';
 import { LiveEstimates } from './live-estimates.js';
 import { nodeCloudLink } from './node-socket.js';
 import { zooCatalogEntries } from './zoo-catalog.js';
+import { slowedBackend } from '../shared/backend/slowed-backend.js';
 import type { SplittableModel } from './split-models.js';
 import type { DType } from '../shared/onnx/dtype.js';
 import type { TensorSpec } from '../shared/protocol/frames.js';
@@ -79,7 +80,9 @@ export async function startEdgeServer(config: EdgeConfig, hooks: { log?: (event:
   }
   const registry = await nodeBackends();
   const estimates = new LiveEstimates(systemClock);
-  const backend = registry.get(config.backend === 'auto' ? undefined : config.backend);
+  const chosen = registry.get(config.backend === 'auto' ? undefined : config.backend);
+  // Benchmarks emulate a weaker edge device this way (never on by default).
+  const backend = config.emulateSlowdown > 1 ? slowedBackend(chosen, config.emulateSlowdown, systemClock, systemTimers) : chosen;
   const cloudLink = (url: string): CloudTransport => nodeCloudLink({
     url, ...(config.cloudToken !== undefined ? { token: config.cloudToken } : {}), client: 'cleave-edge/0.1.0', ...(log ? { log } : {}),
     // Heartbeat round trips are RTT samples for the router, on top of those its own traffic gives.

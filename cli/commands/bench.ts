@@ -75,13 +75,14 @@ after wrangler's Ready.`)
     .option('--cells <list>', 'cells as RTT_MS:MBIT[:busy], comma-separated, e.g. 10:100,150:1:busy')
     .option('--requests <n>', 'measured requests per strategy per cell (default 20, 8 with --quick)')
     .option('--families <list>', 'comma-separated: cnn, text, audio (default all)')
-    .option('--edge-backend <name>', 'edge inference backend (default onnxruntime-web: a weaker edge than the cloud)')
+    .option('--edge-backend <name>', 'edge inference backend (default onnxruntime-node)')
+    .option('--edge-slowdown <factor>', 'every edge model run takes this many times as long, emulating a weaker device (default 8; 1 = same box speed)')
     .option('--out <file>', 'raw JSON results (default: bench/results/split.json)')
     .addHelpText('after', `
 Strategies are deployed as separate workflows and interleaved request by request in shuffled
 order, after a warm-up of each in each cell. The oracle is the best fixed strategy by p50;
 agreement is top-1 against the fp32 cloud answer of the same input.`)
-    .action(async (flags: { quick?: boolean; cells?: string; requests?: string; families?: string; edgeBackend?: string; out?: string }) => {
+    .action(async (flags: { quick?: boolean; cells?: string; requests?: string; families?: string; edgeBackend?: string; edgeSlowdown?: string; out?: string }) => {
       const { runSplitBench } = await import('../../bench/split.js');
       await runSplitBench({
         quick: flags.quick ?? false,
@@ -89,6 +90,7 @@ agreement is top-1 against the fp32 cloud answer of the same input.`)
         ...(flags.requests !== undefined ? { requests: positive(flags.requests, '--requests', true) } : {}),
         ...(flags.families !== undefined ? { families: flags.families.split(',').map((s) => s.trim()) } : {}),
         ...(flags.edgeBackend !== undefined ? { edgeBackend: flags.edgeBackend } : {}),
+        ...(flags.edgeSlowdown !== undefined ? { edgeSlowdown: positive(flags.edgeSlowdown, '--edge-slowdown', true) } : {}),
         ...(flags.out ? { out: flags.out } : {}),
       });
     });

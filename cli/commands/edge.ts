@@ -21,6 +21,7 @@ interface EdgeFlags {
   maxDeadlineMs?: string;
   warm?: boolean;
   log?: boolean;
+  emulateSlowdown?: string;
 }
 
 export function registerEdge(program: Command): void {
@@ -39,6 +40,7 @@ export function registerEdge(program: Command): void {
     .option('--max-body-bytes <bytes>', 'largest request body (env CLEAVE_MAX_BODY_BYTES, default 16MiB)')
     .option('--default-deadline-ms <ms>', 'budget of a request that states none (env CLEAVE_DEFAULT_DEADLINE_MS, default 30000)')
     .option('--max-deadline-ms <ms>', 'largest budget a request may state (env CLEAVE_MAX_DEADLINE_MS, default 300000)')
+    .option('--emulate-slowdown <factor>', 'benchmarks only: every edge model run takes this many times as long, to emulate a weaker device (env CLEAVE_EMULATE_SLOWDOWN, default 1)')
     .option('--no-warm', 'do not load the edge models before reporting ready (env CLEAVE_WARM=off)')
     .option('--no-log', 'no JSON log lines on stderr (env CLEAVE_LOG=off)')
     .addHelpText('after', `
@@ -56,7 +58,7 @@ Request headers: x-cleave-cache (default|bypass|refresh), x-cleave-tenant, x-cle
       const raw: RawEdgeSettings = {
         port: flags.port, host: flags.host, cloudUrl: flags.cloud, cloudToken: flags.cloudToken, models: flags.models, workflowsDir: flags.workflowsDir, backend: flags.backend,
         cacheBytes: flags.cacheBytes, cacheTtlMs: flags.cacheTtlMs, maxBodyBytes: flags.maxBodyBytes,
-        defaultDeadlineMs: flags.defaultDeadlineMs, maxDeadlineMs: flags.maxDeadlineMs,
+        defaultDeadlineMs: flags.defaultDeadlineMs, maxDeadlineMs: flags.maxDeadlineMs, emulateSlowdown: flags.emulateSlowdown,
         // commander sets these to true by default; only an explicit --no-* should override the env.
         warm: flags.warm === false ? false : undefined, log: flags.log === false ? false : undefined,
       };
