@@ -29,6 +29,8 @@ export interface StrategyResult {
   readonly errors: number;
   /** Where the deciding node ran (`edge`, `cloud`, `cut:<t>`, `+int8`, `exit`), counted. */
   readonly routes: Record<string, number>;
+  /** The router's last decision with its cost terms (`x-cleave-placement`), when there was one. */
+  readonly lastDecision?: string;
   /** Requests the router sent to the losing tier on purpose to re-measure it (auto only). */
   readonly probes: number;
 }
@@ -95,7 +97,7 @@ const f2 = (x: number): string => (Number.isFinite(x) ? x.toFixed(2) : '-');
 const pct = (x: number): string => (Number.isFinite(x) ? `${Math.round(x * 100)}%` : '-');
 
 /** Short column names: `cut:block3.pool_out` -> `b3`. */
-function shortLabel(label: string): string {
+export function shortLabel(label: string): string {
   const m = /^cut:block(\d+)\./.exec(label);
   return m ? `cut b${m[1]}` : label.replace(/^cut:/, 'cut ');
 }

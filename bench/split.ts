@@ -24,6 +24,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureZoo } from '../cli/zoo-files.js';
+import { writeSplitCharts } from './split-charts.js';
 import { createRng } from '../shared/rng.js';
 import { zooSampleInputs } from '../shared/zoo/samples/index.js';
 import { startCloudProcess, type CloudProcess } from './cloud-process.js';
@@ -93,7 +94,7 @@ export function parseCells(s: string): SplitCell[] {
   });
 }
 
-interface Answer { ms: number; top1: number | undefined; route: string; probe: boolean; ok: boolean; error?: string }
+interface Answer { ms: number; top1: number | undefined; route: string; probe: boolean; ok: boolean; error?: string; decision?: string }
 
 function argmax(data: readonly number[]): number | undefined {
   let best: number | undefined;
@@ -118,7 +119,7 @@ async function infer(edgeUrl: string, name: string, body: string, output: string
     if (res.status !== 200) return { ms, top1: undefined, route: 'error', probe: false, ok: false, error: `${res.status} ${json.code}: ${json.message}` };
     // A probe of the losing tier says so in its decision (edge/workflow-runtime.ts TierProbe).
     const probe = (res.headers.get('x-cleave-placement') ?? '').includes('probe=1');
-    return { ms, top1: argmax(json.outputs?.[output]?.data ?? []), route: routeOf(res.headers.get('x-cleave-plan') ?? ''), probe, ok: true };
+    return { ms, top1: argmax(json.outputs?.[output]?.data ?? []), route: routeOf(res.headers.get('x-cleave-plan') ?? ''), probe, ok: true, decision: res.headers.get('x-cleave-placement') ?? '' };
   } catch (e) {
     return { ms: performance.now() - t0, top1: undefined, route: 'error', probe: false, ok: false, error: (e as Error).message };
   }
@@ -233,7 +234,7 @@ export async function runSplitBench(opts: SplitBenchOptions = {}): Promise<Split
       const c0 = performance.now();
       proxy.shape({ delayMs: cell.rttMs / 2, bitsPerSec: cell.mbps * 1e6 });
       const stopBusy = cell.busy ? startBusyLoad(cloud, busyClients) : undefined;
-      const samples = new Map<string, { ms: number[]; agree: boolean[]; errors: number; probes: number; routes: Record<string, number>; lastError?: string }>();
+      const samples = new Map<string, { ms: number[]; agree: boolean[]; errors: number; probes: number; routes: Record<string, number>; lastError?: string; lastDecision?: string }>();
       const key = (f: SplitFamily, label: string): string => `${f.name}/${label}`;
       try {
         // Warm-up: every strategy a few times, so the router's link and compute estimates are of this cell.
@@ -255,6 +256,8 @@ export async function runSplitBench(opts: SplitBenchOptions = {}): Promise<Split
               let acc = samples.get(key(f, s.label));
               if (!acc) samples.set(key(f, s.label), acc = { ms: [], agree: [], errors: 0, probes: 0, routes: {} });
               acc.routes[a.route] = (acc.routes[a.route] ?? 0) + 1;
+              // The router's last decision with its cost terms, to explain a cell afterwards.
+              if (a.decision) acc.lastDecision = a.decision;
               if (a.probe) acc.probes++;
               if (!a.ok) {
                 acc.errors++;
@@ -273,7 +276,8 @@ export async function runSplitBench(opts: SplitBenchOptions = {}): Promise<Split
       const famResults = families.map((f) => compare(f.name, f.strategies.map((s): StrategyResult => {
         const acc = samples.get(key(f, s.label)) ?? { ms: [], agree: [], errors: 0, probes: 0, routes: {} };
         if (acc.errors > 0) log(`  ${f.name}/${s.label}: ${acc.errors} errors, last: ${acc.lastError}`);
-        return summarise(s.label, s.kind, acc.ms, acc.agree, acc.errors, acc.routes, acc.probes);
+        const r = summarise(s.label, s.kind, acc.ms, acc.agree, acc.errors, acc.routes, acc.probes);
+        return acc.lastDecision !== undefined ? { ...r, lastDecision: acc.lastDecision } : r;
       })));
       const seconds = (performance.now() - c0) / 1000;
       results.push({ cell, families: famResults, seconds });
@@ -301,6 +305,7 @@ export async function runSplitBench(opts: SplitBenchOptions = {}): Promise<Split
     await mkdir(path.dirname(out), { recursive: true });
     await writeFile(out, `${JSON.stringify(result, (_, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);
     log(`raw results: ${path.relative(process.cwd(), out) || out}`);
+    log(`charts: ${(await writeSplitCharts(out, path.join(ROOT, 'docs/img'))).map((f) => path.relative(process.cwd(), f)).join(', ')}`);
   }
   return result;
 }
