@@ -15,8 +15,11 @@
  *                                                   into that direction's Ewma ('bandwidth')
  *       bytes < minBytes and smallTransfersAsRtt   ->  RTT sample `ms` ('rtt'): a small
  *                                                   request's link time is about one round trip
+ *       ms < rtt                                   ->  RTT sample `ms` ('rtt-cap'): a large
+ *                                                   transfer faster than one round trip proves
+ *                                                   the RTT estimate too high (an upper bound)
  *       otherwise                                  ->  ignored ('ignored'): a large transfer that
- *                                                   beat the RTT estimate says nothing reliable
+ *                                                   barely beat the RTT says nothing reliable
  *     The caller names the direction that dominates the request (a split run uploads an
  *     activation and downloads a few logits: 'up'); the other direction's bytes should be small.
  *
@@ -77,7 +80,7 @@ export interface TransferSample {
 }
 
 /** What a transfer sample was used for. */
-export type TransferUse = 'bandwidth' | 'rtt' | 'ignored';
+export type TransferUse = 'bandwidth' | 'rtt' | 'rtt-cap' | 'ignored';
 
 /** Expected link time of one request, ms, and its parts. */
 export interface LinkTimeEstimate {
@@ -165,8 +168,19 @@ export class LinkEstimator {
       this.rtt.observe(s.ms);
       return 'rtt';
     }
-    const net = s.ms - (this.rtt.value() ?? this.priorRttMs);
-    if (!(net > this.minTransferMs)) return 'ignored';
+    const rtt = this.rtt.value() ?? this.priorRttMs;
+    const net = s.ms - rtt;
+    if (!(net > this.minTransferMs)) {
+      // The whole transfer took less than one round trip by the estimate: the RTT estimate is too
+      // high (e.g. heartbeats that queued behind uploads on a slow link that has since got fast).
+      // Left alone it would reject every later transfer too, and bandwidth would never be learned
+      // again; the transfer's time is an upper bound on the RTT, so it is taken as an RTT sample.
+      if (s.ms < rtt) {
+        this.rtt.observe(s.ms);
+        return 'rtt-cap';
+      }
+      return 'ignored';
+    }
     (s.direction === 'up' ? this.up : this.down).observe((s.bytes * 8000) / net);
     return 'bandwidth';
   }

@@ -98,10 +98,27 @@ describe('LinkEstimator bandwidth', () => {
     const { le } = link();
     le.observeRtt(20);
     expect(le.observeTransfer({ bytes: 1_000_000, ms: 21, direction: 'up' })).toBe('ignored');
-    expect(le.observeTransfer({ bytes: 1_000_000, ms: 5, direction: 'up' })).toBe('ignored');
+    expect(le.observeTransfer({ bytes: 1_000_000, ms: 20, direction: 'up' })).toBe('ignored');
     expect(le.snapshot()).toMatchObject({ upSamples: 0, rttSamples: 1, rttMs: 20 });
     expect(le.observeTransfer({ bytes: 1_000_000, ms: 22, direction: 'up' })).toBe('bandwidth');
     expect(le.snapshot().upBitsPerSec).toBe(4_000_000_000);
+  });
+
+  it('takes a large transfer faster than the RTT estimate as an RTT sample: the estimate was too high', () => {
+    const { clock, le } = link({ halfLifeMs: 1000 });
+    le.observeRtt(400); // heartbeats that queued behind uploads on a slow link
+    clock.advance(1000);
+    expect(le.observeTransfer({ bytes: 1_000_000, ms: 14, direction: 'up' })).toBe('rtt-cap');
+    expect(le.snapshot()).toMatchObject({ upSamples: 0, rttSamples: 2, rttMs: 207 }); // half-way after one half-life
+    clock.advance(1000);
+    le.observeTransfer({ bytes: 1_000_000, ms: 14, direction: 'up' });
+    clock.advance(1000);
+    le.observeTransfer({ bytes: 1_000_000, ms: 14, direction: 'up' });
+    // Once the estimate is under the transfer time, transfers measure bandwidth again.
+    expect(le.snapshot().rttMs).toBeLessThan(70);
+    clock.advance(5000);
+    le.observeRtt(10);
+    expect(le.observeTransfer({ bytes: 1_000_000, ms: 100, direction: 'up' })).toBe('bandwidth');
   });
 
   it('honours minBytes and minTransferMs options', () => {
