@@ -94,6 +94,32 @@ agreement is top-1 against the fp32 cloud answer of the same input.`)
         ...(flags.out ? { out: flags.out } : {}),
       });
     });
+  bench
+    .command('load')
+    .description('edge under fixed offered rates (open loop): max sustained req/s with p99 <= 120 ms, p50/p99 at 1000 req/s for cache misses and Zipf traffic, vs a hand-written server')
+    .option('--quick', 'rates 500,1000,2000, 3 s steps after 1 s warm-up (about a minute)')
+    .option('--duration <s>', 'seconds per measured step (default 8, 3 with --quick)')
+    .option('--rates <list>', 'offered rates in req/s, comma-separated (default 250,500,1000,1500,2000,2500,3000,3500,4000,5000)')
+    .option('--connections <n>', 'most keep-alive sockets of the paced generator (default 64)')
+    .option('--out <file>', 'raw JSON results (default: bench/results/load.json)')
+    .option('--chart <file>', 'QPS-vs-p99 SVG (default: docs/img/load-qps-p99.svg)')
+    .addHelpText('after', `
+mlp-small over KServe v2 JSON. Series, interleaved at each rate: misses (every input new, so the
+result cache misses), zipf (s = 1.1 over 10,000 inputs; hit rate from /v1/status) and baseline
+(bench/baseline-server.ts). Latency runs from each request's intended send time (no coordinated
+omission). A series stops at p99 > 120 ms, achieved < 95% of offered, or any failure. The load
+generator runs in this process and shares the machine's cores with the server.`)
+    .action(async (flags: { quick?: boolean; duration?: string; rates?: string; connections?: string; out?: string; chart?: string }) => {
+      const { runLoadBench } = await import('../../bench/load.js');
+      await runLoadBench({
+        quick: flags.quick ?? false,
+        ...(flags.duration !== undefined ? { durationS: positive(flags.duration, '--duration') } : {}),
+        ...(flags.rates !== undefined ? { rates: flags.rates.split(',').map((s) => positive(s.trim(), '--rates')) } : {}),
+        ...(flags.connections !== undefined ? { connections: positive(flags.connections, '--connections', true) } : {}),
+        ...(flags.out ? { out: flags.out } : {}),
+        ...(flags.chart ? { chart: flags.chart } : {}),
+      });
+    });
 }
 
 /** A flag's value as a positive number (or integer); CLEAVE_E_BAD_ARGUMENT naming the flag otherwise. */
