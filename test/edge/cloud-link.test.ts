@@ -116,12 +116,15 @@ class FakeCloud {
   readonly tokens: (string | undefined)[] = [];
   readonly runs: { model: string; session: number }[] = [];
   readonly held: HeldRun[] = [];
+  /** Clock time of each connect call. */
+  readonly attempts: number[] = [];
   private readonly hanging: FakeSocket[] = [];
 
   constructor(private readonly clock: ManualClock) {}
 
   readonly connect = (_url: string, token: string | undefined): WebSocketLike => {
     const s = new FakeSocket(this.clock);
+    this.attempts.push(this.clock.now());
     s.latencyMs = this.latencyMs;
     this.sockets.push(s);
     this.tokens.push(token);
@@ -661,5 +664,85 @@ describe('CloudLink', () => {
   it('rejects nonsensical options by name', () => {
     expect(() => setup({ heartbeatMs: 0 })).toThrow(/heartbeatMs is 0/);
     expect(() => setup({ backoff: { factor: 0.5 } })).toThrow(/backoff.factor/);
+  });
+});
+
+// The demand-driven reconnect (wakeIntervalMs): while the link is down and the backoff has put the
+// next attempt far off, a run starts an attempt at once, at most one per interval. Found by
+// test/e2e/faults.test.ts: after a 5 s outage the backoff left a restored link unused for over 5 s.
+/** A link that failed `failures` times with random() = 1, so the next attempt is a full ceiling away. */
+async function downAfter(failures: number, opts: Partial<CloudLinkOptions> = {}): Promise<{ clock: ManualClock; cloud: FakeCloud; link: CloudLink; events: Record<string, unknown>[] }> {
+  const events: Record<string, unknown>[] = [];
+  const { clock, cloud, link } = setup({ random: () => 0.999, backoff: { initialMs: 100, maxMs: 10_000, factor: 2 }, log: (e) => events.push(e), ...opts });
+  cloud.mode = 'refuse';
+  link.start();
+  await flush();
+  while (cloud.attempts.length < failures) {
+    clock.advance(10_000);
+    await flush();
+  }
+  expect(link.status()).toMatchObject({ state: 'down', failures });
+  return { clock, cloud, link, events };
+}
+
+describe('CloudLink wake on demand (wakeIntervalMs)', () => {
+  it('a run while down with the next attempt far off starts one at once and, once the cloud is back, is sent on it', async () => {
+    // 7 failures: the 8th attempt is 0.999 * min(10000, 100 * 2^6) = 6394 ms away.
+    const { clock, cloud, link, events } = await downAfter(7);
+    const n = cloud.attempts.length;
+    cloud.mode = 'accept';
+    const p = track(link.run({ model: 'add-one', inputs: input(), deadlineMs: 2000 }));
+    expect(cloud.attempts).toHaveLength(n + 1);
+    expect(cloud.attempts.at(-1)).toBe(clock.now());
+    await flush();
+    expect(p.error).toBeUndefined();
+    expect(Array.from(p.value!.outputs.y!.data as Float32Array)).toEqual([2, 2, 2, 2]);
+    expect(link.status()).toMatchObject({ state: 'connected', failures: 0, connects: 1 });
+    expect(events.find((e) => e.event === 'cloud-link-wake')).toMatchObject({ failures: 7, scheduledInMs: 6394 });
+    await link.close();
+  });
+
+  it('while the cloud stays out: runs fail fast, and wake at most one attempt per wakeIntervalMs', async () => {
+    const { clock, cloud, link } = await downAfter(7);
+    const n = cloud.attempts.length;
+    const t0 = clock.now();
+    // A run every 50 ms for 2 s: each is refused (at once, or as soon as its woken attempt fails).
+    const outcomes: ReturnType<typeof track>[] = [];
+    for (let t = 0; t < 2000; t += 50) {
+      outcomes.push(track(link.run({ model: 'add-one', inputs: input(), deadlineMs: 2000 })));
+      await flush();
+      clock.advance(50);
+    }
+    await flush();
+    expect(outcomes.every((o) => o.settled && o.error?.code === 'CLEAVE_E_UNAVAILABLE')).toBe(true);
+    const woken = cloud.attempts.slice(n).map((at) => at - t0);
+    // At 0, 500, 1000, 1500 ms: one per interval, never closer.
+    expect(woken).toEqual([0, 500, 1000, 1500]);
+    await link.close();
+  });
+
+  it('does not wake when the scheduled attempt is near, nor with wakeIntervalMs Infinity', async () => {
+    // 2 failures: the next attempt is 0.999 * 200 = 199.8 ms away, under the 500 ms interval.
+    const near = await downAfter(2);
+    const n = near.cloud.attempts.length;
+    expect(track(near.link.run({ model: 'add-one', inputs: input(), deadlineMs: 2000 }))).toBeDefined();
+    expect(near.cloud.attempts).toHaveLength(n);
+    await near.link.close();
+
+    const off = await downAfter(7, { wakeIntervalMs: Infinity });
+    const m = off.cloud.attempts.length;
+    const p = track(off.link.run({ model: 'add-one', inputs: input(), deadlineMs: 2000 }));
+    await flush();
+    expect(off.cloud.attempts).toHaveLength(m);
+    expect(p.error?.message).toContain('next in 6394 ms');
+    await off.link.close();
+  });
+
+  it('rejects a negative or NaN wakeIntervalMs by name', () => {
+    const clock = new ManualClock();
+    for (const v of [-1, Number.NaN]) {
+      expect(() => new CloudLink({ url: 'ws://x/v1/ws', connect: new FakeCloud(clock).connect, clock, timers: clock, random: () => 0, wakeIntervalMs: v }))
+        .toThrow(/wakeIntervalMs/);
+    }
   });
 });
