@@ -4,7 +4,11 @@
  * against it, auto's gain against cloud-only and edge-only, and each strategy's top-1 agreement
  * with the fp32 cloud answer.
  */
+import { createRng } from '../shared/rng.js';
 import { percentile } from './stats.js';
+
+/** The goal: auto's p50 at most this many times the oracle's, in every cell. */
+export const AUTO_ORACLE_GOAL = 1.05;
 
 /** A link and load condition. */
 export interface SplitCell {
@@ -43,6 +47,11 @@ export interface FamilyCellResult {
   readonly oracleP50: number;
   /** auto p50 / oracle p50: 1 is as good as knowing the best fixed strategy in advance. */
   readonly autoOverOracle: number;
+  /**
+   * 95% bootstrap interval of autoOverOracle (2000 resamples of each side's samples, seeded):
+   * an interval that contains 1 means the samples cannot tell auto from the oracle.
+   */
+  readonly autoOverOracleCi: readonly [number, number];
   /** cloud-only p50 / auto p50. */
   readonly gainVsCloud: number;
   /** edge-only p50 / auto p50. */
@@ -72,14 +81,34 @@ export function compare(family: string, strategies: StrategyResult[]): FamilyCel
   const oracle = fixed.reduce<StrategyResult | undefined>((b, s) => (b === undefined || s.p50 < b.p50 ? s : b), undefined);
   const p50 = (kind: StrategyResult['kind']): number => strategies.find((s) => s.kind === kind)?.p50 ?? NaN;
   const auto = p50('auto');
+  const autoMs = strategies.find((s) => s.kind === 'auto')?.ms ?? [];
   return {
     family, strategies,
     oracle: oracle?.label ?? 'none',
     oracleP50: oracle?.p50 ?? NaN,
     autoOverOracle: auto / (oracle?.p50 ?? NaN),
+    autoOverOracleCi: medianRatioCi(autoMs, oracle?.ms ?? []),
     gainVsCloud: p50('cloud') / auto,
     gainVsEdge: p50('edge') / auto,
   };
+}
+
+/**
+ * 95% percentile-bootstrap interval of median(a) / median(b): `rounds` resamples with
+ * replacement of each side, from a fixed seed so a report reproduces. [NaN, NaN] when a side is
+ * empty.
+ */
+export function medianRatioCi(a: readonly number[], b: readonly number[], rounds = 2000, seed = 20261121): [number, number] {
+  if (a.length === 0 || b.length === 0) return [NaN, NaN];
+  const rng = createRng(seed);
+  const median = (xs: readonly number[]): number => {
+    const s = Array.from(xs, () => xs[rng.int(0, xs.length)]!).sort((x, y) => x - y);
+    return percentile(s, 0.5);
+  };
+  const ratios: number[] = [];
+  for (let i = 0; i < rounds; i++) ratios.push(median(a) / median(b));
+  ratios.sort((x, y) => x - y);
+  return [percentile(ratios, 0.025), percentile(ratios, 0.975)];
 }
 
 /** Geometric mean of the finite, positive values (NaN when none). */
@@ -149,6 +178,11 @@ export function formatTables(cells: readonly CellResult[], titles: ReadonlyMap<s
     const g = per.map((p) => p.r!.gainVsCloud);
     const o = per.map((p) => p.r!.autoOverOracle);
     out.push(`auto vs cloud-only: geomean x${f2(geomean(g))} (min ${f2(Math.min(...g))}, max ${f2(Math.max(...g))}); auto/oracle geomean ${f2(geomean(o))}, worst ${f2(Math.max(...o))}`);
+    const over = per.filter((p) => p.r!.autoOverOracle > AUTO_ORACLE_GOAL);
+    out.push(`cells over ${AUTO_ORACLE_GOAL}x the oracle: ${over.length} of ${per.length}${over.length === 0 ? '' : `: ${over.map((p) => {
+      const [lo, hi] = p.r!.autoOverOracleCi;
+      return `${cellName(p.cell)} ${f2(p.r!.autoOverOracle)} (95% CI ${f2(lo)}-${f2(hi)}${lo <= 1 ? ', within noise' : ''})`;
+    }).join('; ')}`}`);
   }
   return out;
 }
