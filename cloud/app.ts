@@ -9,6 +9,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { CleaveError, toCleaveError } from '../shared/errors.js';
 import { buildInferResponse, errorBody, HEADER_LENGTH_HEADER, modelMetadata, parseHeaderLength, parseInferRequest, parseModelVersion, serverMetadata } from '../shared/kserve/index.js';
 import type { Clock } from '../shared/time.js';
+import { pooledRandomBytes, requestId, type RandomBytes } from '../shared/trace.js';
 import { bearerToken, type TokenAuth } from './auth.js';
 import type { InferenceService } from './inference-service.js';
 import type { CloudMetrics } from './metrics.js';
@@ -27,6 +28,8 @@ export interface CloudAppOptions {
   readonly maxBodyBytes?: number;
   /** False while starting (warmup) or draining: readiness answers 503. */
   readonly isReady: () => boolean;
+  /** Randomness for request ids of HTTP requests that bring none. Default pooledRandomBytes(). */
+  readonly random?: RandomBytes;
 }
 
 const EXTENSIONS = ['binary_tensor_data', 'model_repository', 'statistics', 'cleave_protocol_v1'];
@@ -34,6 +37,7 @@ const EXTENSIONS = ['binary_tensor_data', 'model_repository', 'statistics', 'cle
 export function createCloudApp(opts: CloudAppOptions): Hono {
   const app = new Hono();
   const maxBody = opts.maxBodyBytes ?? 64 * 1024 * 1024;
+  const random = opts.random ?? pooledRandomBytes();
 
   app.onError((err, c) => errorResponse(c, toCleaveError(err)));
   app.notFound((c) => errorResponse(c, new CleaveError('CLEAVE_E_NOT_FOUND', `no route ${c.req.method} ${c.req.path}; see docs/cloud.md for the endpoints`)));
@@ -87,6 +91,9 @@ export function createCloudApp(opts: CloudAppOptions): Hono {
     const timeoutUs = intParam(req.parameters, 'timeout');
     const deadlineHeader = c.req.header('x-cleave-deadline-ms');
     const budgetMs = deadlineHeader !== undefined ? parsePositive(deadlineHeader, 'x-cleave-deadline-ms') : timeoutUs !== undefined ? timeoutUs / 1000 : undefined;
+    // W3C trace context and the request id, as the edge sends them: the answer names the cloud's span.
+    const traceparent = c.req.header('traceparent');
+    const id = requestId(c.req.header('x-request-id'), random);
     const r = await opts.service.infer({
       model: name,
       ...(version !== undefined ? { version } : {}),
@@ -96,6 +103,8 @@ export function createCloudApp(opts: CloudAppOptions): Hono {
       ...(budgetMs !== undefined ? { deadline: receivedAt + budgetMs } : {}),
       protocol: 'http',
       receivedAt,
+      requestId: id,
+      ...(traceparent !== undefined ? { traceparent } : {}),
     }).promise;
     const res = buildInferResponse({
       modelName: name, modelVersion: String(r.version), ...(req.id !== undefined ? { id: req.id } : {}),
@@ -105,7 +114,9 @@ export function createCloudApp(opts: CloudAppOptions): Hono {
       'content-type': res.contentType,
       'server-timing': `queue;dur=${r.timing.queueMs.toFixed(2)}, compute;dur=${r.timing.computeMs.toFixed(2)}`,
       'x-cleave-batch-size': String(r.timing.batchSize),
+      'x-request-id': id,
     };
+    if (r.traceparent !== undefined) headers.traceparent = r.traceparent;
     if (res.headerLength !== undefined) headers[HEADER_LENGTH_HEADER] = String(res.headerLength);
     return c.body(res.body as Uint8Array<ArrayBuffer>, 200, headers);
   };

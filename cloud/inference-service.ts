@@ -3,8 +3,15 @@
  * route: look the model up in the repository, check the inputs against its contract, queue the
  * request in that model's dynamic batcher, and account for it in the metrics. A subgraph run
  * chains several models through the same path, keeping intermediates in this process.
+ *
+ * Each request (a model, or a whole subgraph) opens a span, a child of the caller's traceparent
+ * (a new trace without one), returns it in the result (RESULT frame, `traceparent` answer header)
+ * and writes one `request` log line with it (docs/observability.md).
  */
 import { CleaveError, toCleaveError } from '../shared/errors.js';
+import { requestLogEvent, type LogSink } from '../shared/observability/request-log.js';
+import { NOOP_SPAN_RECORDER, SPAN_NAMES, type SpanRecorder } from '../shared/observability/span-recorder.js';
+import { childSpan, formatTraceparent, parseTraceparent, pooledRandomBytes, type RandomBytes } from '../shared/trace.js';
 import type { ModelLoad, RunTiming, StageRef, TensorMap } from '../shared/protocol/frames.js';
 import type { RunService, ServiceRunHandle, ServiceRunRequest, ServiceRunResult, ServiceStagesRequest } from '../shared/protocol/server-session.js';
 import { checkInputs, checkOutputNames } from '../shared/tensor-check.js';
@@ -33,6 +40,12 @@ export interface InferenceServiceOptions {
   readonly defaultMaxBatchSize?: number;
   /** Overrides applied to every model's batching config (e.g. `{ maxBatchSize: 1 }` turns batching off). */
   readonly batchingOverride?: Partial<DynamicBatchingConfig>;
+  /** Receives one `request` log event per request (a subgraph is one). Default: none. */
+  readonly log?: LogSink;
+  /** Spans around each request's execution. Default: none (NOOP_SPAN_RECORDER). */
+  readonly spans?: SpanRecorder;
+  /** Randomness for span ids. Default pooledRandomBytes() over Web Crypto. */
+  readonly random?: RandomBytes;
 }
 
 interface ModelRuntime {
@@ -45,11 +58,69 @@ export class InferenceService implements RunService {
   private readonly runtimes = new Map<string, ModelRuntime>();
   private closed: CleaveError | undefined;
   private refusing: CleaveError | undefined;
+  private readonly random: RandomBytes;
+  private readonly spans: SpanRecorder;
 
-  constructor(private readonly opts: InferenceServiceOptions) {}
+  constructor(private readonly opts: InferenceServiceOptions) {
+    this.random = opts.random ?? pooledRandomBytes();
+    this.spans = opts.spans ?? NOOP_SPAN_RECORDER;
+    opts.metrics.watchQueues(() => this.queueDepths());
+  }
 
-  /** Runs one model. `admitted`: a later stage of a subgraph already accepted, so a drain lets it finish. */
+  /**
+   * Runs one model. `admitted`: a stage of a subgraph already accepted, so a drain lets it
+   * finish; it is part of its subgraph's span and log line, so it opens none of its own.
+   */
   infer(req: InferRequest, admitted = false): InferHandle {
+    if (admitted) return this.runModel(req, true);
+    return this.traced(req, req.model, undefined, () => this.runModel(req, false));
+  }
+
+  /** Requests queued per model now, all versions together (the pending gauge). */
+  queueDepths(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [key, rt] of this.runtimes) {
+      const model = key.slice(0, key.lastIndexOf('@'));
+      out.set(model, (out.get(model) ?? 0) + rt.batcher.stats().queued);
+    }
+    return out;
+  }
+
+  /** Wraps a request's handle in its span: the result carries the span, and one log line is written either way. */
+  private traced(req: InferRequest | StagesRequest, name: string, stages: number | undefined, run: () => InferHandle): InferHandle {
+    const receivedAt = req.receivedAt ?? this.opts.clock.now();
+    const parent = req.traceparent !== undefined ? parseTraceparent(req.traceparent) : undefined;
+    const span = childSpan(parent, this.random);
+    // The exported span's parent is the caller's; with none, this tier's own (keeps the trace id).
+    const exported = this.spans.start(SPAN_NAMES.cloudInfer, {
+      role: 'server', parent: parent ?? span, attributes: { 'cleave.model': name, 'cleave.protocol': req.protocol, ...(stages !== undefined ? { 'cleave.stages': stages } : {}) },
+    });
+    const log = (code: string, r?: InferResult): void => {
+      this.opts.log?.(requestLogEvent({
+        tier: 'cloud', model: name, ...(r ? { version: r.version } : {}), code, totalMs: this.opts.clock.now() - receivedAt,
+        span, ...(parent ? { parentSpanId: parent.spanId } : {}), ...(req.requestId !== undefined ? { requestId: req.requestId } : {}),
+        extra: { protocol: req.protocol, stages, batch_size: r?.timing.batchSize, otel_span_id: exported.context?.spanId },
+        segments: { queue: r?.timing.queueMs, compute: r?.timing.computeMs },
+      }));
+    };
+    const handle = run();
+    const promise = handle.promise.then(
+      (r) => {
+        exported.end();
+        log('ok', r);
+        return { ...r, traceparent: formatTraceparent(span) };
+      },
+      (e: unknown) => {
+        const err = toCleaveError(e);
+        exported.end({ code: err.code, message: err.message });
+        log(err.code);
+        throw e;
+      },
+    );
+    return { promise, cancel: () => handle.cancel() };
+  }
+
+  private runModel(req: InferRequest, admitted: boolean): InferHandle {
     const receivedAt = req.receivedAt ?? this.opts.clock.now();
     let ticket: BatchTicket | undefined;
     let cancelled = false;
@@ -101,6 +172,10 @@ export class InferenceService implements RunService {
    * an input whose pool key is missing (the message lists the keys there are).
    */
   runStages(req: StagesRequest): InferHandle {
+    return this.traced(req, req.name, req.stages.length, () => this.runChain(req));
+  }
+
+  private runChain(req: StagesRequest): InferHandle {
     const receivedAt = req.receivedAt ?? this.opts.clock.now();
     let current: InferHandle | undefined;
     let cancelled = false;

@@ -2,7 +2,10 @@
  * Prometheus metrics of the cloud tier, named after Triton's (nv_inference_request_success,
  * nv_inference_queue_duration_us, ...) in Prometheus' own conventions: a `cleave_` prefix,
  * seconds, `_total` counters. One Registry per server, so several servers in one process (tests,
- * benches) do not share counters.
+ * benches) do not share counters. docs/observability.md lists every metric with its labels.
+ *
+ * `cleave_inference_pending_request_count` is the queue depth a HorizontalPodAutoscaler scales on
+ * (deploy/): its name and its `model` label are part of the deployment contract; keep them.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
@@ -56,8 +59,9 @@ export class CloudMetrics {
   });
   readonly pending = new Gauge({
     name: 'cleave_inference_pending_request_count',
-    help: 'Requests waiting in the batcher queue now (Triton: nv_inference_pending_request_count).',
+    help: 'Requests waiting in the batcher queue now, by model, all versions together (Triton: nv_inference_pending_request_count). Read at each scrape.',
     labelNames: ['model'] as const, registers: [this.registry],
+    collect: () => this.collectQueues(),
   });
   readonly modelCacheHits = new Counter({
     name: 'cleave_model_cache_hits_total',
@@ -100,9 +104,26 @@ export class CloudMetrics {
     labelNames: ['code'] as const, registers: [this.registry],
   });
 
+  private queueDepths: (() => ReadonlyMap<string, number>) | undefined;
+
   constructor(opts: { processMetrics?: boolean } = {}) {
     // Process metrics (CPU, RSS, event loop lag) matter in production; tests turn them off to keep scrapes small.
     if (opts.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'cleave_process_' });
+  }
+
+  /**
+   * Where the queue depths are read at each scrape (the InferenceService's batchers): requests
+   * queued per model. A model stays listed (at 0) once it has had a batcher, so the series an
+   * autoscaler watches does not vanish when the queue empties.
+   */
+  watchQueues(depths: () => ReadonlyMap<string, number>): void {
+    this.queueDepths = depths;
+  }
+
+  private collectQueues(): void {
+    const depths = this.queueDepths?.();
+    if (!depths) return;
+    for (const [model, n] of depths) this.pending.set({ model }, n);
   }
 
   /** Text exposition format. */

@@ -75,6 +75,8 @@ export interface CloudRunResult {
    * from the RUN going out to its RESULT, ms. Absent when the transport cannot tell.
    */
   readonly wire?: { readonly ms: number; readonly bytesUp: number; readonly bytesDown: number };
+  /** W3C traceparent of the cloud's span for this run (its RESULT's), when it sent one. */
+  readonly traceparent?: string;
 }
 
 export interface CloudTransport {

@@ -9,8 +9,16 @@
  *
  * Validation happens before the cache, so a bad request never reaches the cache or the cloud,
  * and a failed computation stores nothing. Runtime-neutral: the clock and digest are injected.
+ *
+ * Observability (docs/observability.md): each request is one `request` log line with its trace
+ * ids and timing segments, `auto` placements are counted with their estimate error, and spans go
+ * to the SpanRecorder (OpenTelemetry when an SDK is registered).
  */
 import { CleaveError, toCleaveError, type ErrorCode } from '../shared/errors.js';
+import { requestLogEvent, spanIdOf, type LogSink } from '../shared/observability/request-log.js';
+import { NOOP_SPAN_RECORDER, SPAN_NAMES, type RecordedSpan, type SpanRecorder } from '../shared/observability/span-recorder.js';
+import { childSpan, formatTraceparent, parseTraceparent, type RandomBytes, type TraceContext } from '../shared/trace.js';
+import type { PlacementDecision } from '../shared/router/placement.js';
 import type { ModelLoad, TensorMap } from '../shared/protocol/frames.js';
 import type { RunService, ServiceRunHandle, ServiceRunRequest } from '../shared/protocol/server-session.js';
 import { tensorBytes } from '../shared/tensor.js';
@@ -65,6 +73,10 @@ export interface EdgeInferRequest {
   readonly priority?: number;
   /** traceparent of the edge's span for this request, passed to the cloud. */
   readonly traceparent?: string;
+  /** The caller's span id (the parent of `traceparent`'s span), for the log line and the exported span's parent. */
+  readonly parentSpanId?: string;
+  /** The request id (x-request-id), for the log line. */
+  readonly requestId?: string;
   /** Aborts the request (the client went away). */
   readonly signal?: AbortSignal;
   /** When the request arrived, service clock ms. Default now. */
@@ -99,6 +111,8 @@ export interface ComputedAnswer {
   readonly cloudQueueMs?: number;
   readonly cloudComputeMs?: number;
   readonly placement?: string;
+  /** The cloud's span id for the run that computed this answer (from its RESULT), when it sent one. */
+  readonly cloudSpanId?: string;
 }
 
 /** Bytes a cached answer holds: its tensors plus a fixed allowance for the object around them. */
@@ -128,6 +142,15 @@ export interface EdgeServiceOptions {
   readonly timers?: Timers;
   /** Live measurements for the router, fed by every computed answer. */
   readonly estimates?: LiveEstimates;
+  /** Receives one `request` log event per inference (shared/observability/request-log.ts). Default: none. */
+  readonly log?: LogSink;
+  /** Spans around each request and cloud call. Default: none (NOOP_SPAN_RECORDER). */
+  readonly spans?: SpanRecorder;
+  /**
+   * Randomness for the span the edge opens for a WebSocket client's run (child of the RUN's
+   * traceparent). Default: none, and the client's traceparent is forwarded to the cloud as is.
+   */
+  readonly random?: RandomBytes;
 }
 
 interface DeadlineWatch {
@@ -144,8 +167,10 @@ export class EdgeService {
   private readonly defaultDeadlineMs: number;
   private readonly maxDeadlineMs: number;
   private readonly router: StageRouter | undefined;
+  private readonly spans: SpanRecorder;
 
   constructor(private readonly opts: EdgeServiceOptions) {
+    this.spans = opts.spans ?? NOOP_SPAN_RECORDER;
     this.defaultDeadlineMs = opts.defaultDeadlineMs ?? 30_000;
     this.maxDeadlineMs = opts.maxDeadlineMs ?? 300_000;
     this.router = opts.estimates ? new StageRouter(opts.estimates) : undefined;
@@ -164,6 +189,14 @@ export class EdgeService {
     const t0 = req.receivedAt ?? clock.now();
     let entry: CatalogEntry | undefined;
     let watch: DeadlineWatch | undefined;
+    const own = req.traceparent !== undefined ? parseTraceparent(req.traceparent) : undefined;
+    // The exported span's parent is the caller's span; with no caller span, the edge's own
+    // (a root with Cleave's trace id, so the exported trace keeps the id the answer carries).
+    const span = this.spans.start(SPAN_NAMES.edgeRequest, {
+      role: 'server', ...optionalParent(own && req.parentSpanId !== undefined ? { ...own, spanId: req.parentSpanId } : own),
+      attributes: { 'cleave.model': req.model, 'cleave.tenant': req.tenant },
+    });
+    let cloudSpanId: string | undefined;
     try {
       entry = this.resolve(req.model, req.version);
       checkInputs(req.model, req.inputs, entry.inputs);
@@ -172,7 +205,7 @@ export class EdgeService {
       const deadlineAt = t0 + budget;
       const mode = req.cache ?? 'default';
       const target = entry;
-      const compute = (signal: AbortSignal): Promise<ComputedAnswer> => this.compute(target, req, deadlineAt, signal);
+      const compute = (signal: AbortSignal): Promise<ComputedAnswer> => this.compute(target, req, deadlineAt, signal, span, own);
       // Only a cloud run waits on something that can outlive its budget; edge compute is short and not cancellable.
       const mayGoToCloud = target.placement === 'cloud' || (req.placement !== undefined && req.placement !== 'edge');
       watch = mayGoToCloud ? this.watchDeadline(req.signal, deadlineAt) : undefined;
@@ -206,13 +239,19 @@ export class EdgeService {
         ...(answer.degraded ? { degraded: answer.degraded } : {}),
         ...(computed && answer.placement !== undefined ? { placement: answer.placement } : {}),
       };
-      this.record(result);
+      if (computed) cloudSpanId = answer.cloudSpanId;
+      this.record(result, req.tenant);
+      span.setAttributes({ 'cleave.served_by': result.servedBy, 'cleave.cache': result.cache });
+      span.end();
+      this.logRequest(req, own, span, { model: result.model, version: result.version, code: 'ok', totalMs: timing.totalMs, result, cloudSpanId });
       return result;
     } catch (e) {
       let err = toCleaveError(e);
       // The wait was cut by this request's own deadline, not by its client: say so.
       if (watch?.expired && err.code === 'CLEAVE_E_CANCELLED') err = deadlineError(req.model);
-      metrics.requests.inc({ model: entry?.name ?? '(unknown)', served_by: 'none', cache: 'none', code: err.code });
+      metrics.failed(entry?.name ?? '(unknown)', err.code, req.tenant);
+      span.end({ code: err.code, message: err.message });
+      this.logRequest(req, own, span, { model: entry?.name ?? req.model, ...(entry ? { version: entry.version } : {}), code: err.code, totalMs: clock.now() - t0 });
       throw err;
     } finally {
       watch?.dispose();
@@ -242,6 +281,27 @@ export class EdgeService {
     return watch;
   }
 
+  /** One `request` log line (nothing without a log sink). */
+  private logRequest(
+    req: EdgeInferRequest, own: TraceContext | undefined, span: RecordedSpan,
+    l: { model: string; version?: number; code: string; totalMs: number; result?: EdgeInferResult; cloudSpanId?: string | undefined },
+  ): void {
+    const log = this.opts.log;
+    if (!log) return;
+    const r = l.result;
+    const t = r?.timing;
+    log(requestLogEvent({
+      tier: 'edge', model: l.model, ...(l.version !== undefined ? { version: l.version } : {}), code: l.code, totalMs: l.totalMs,
+      ...(own ? { span: own } : {}), ...(req.parentSpanId !== undefined ? { parentSpanId: req.parentSpanId } : {}),
+      ...(req.requestId !== undefined ? { requestId: req.requestId } : {}), tenant: req.tenant,
+      extra: {
+        served_by: r?.servedBy, cache: r?.cache, placement: r?.placement, degraded: r?.degraded?.fallback,
+        cloud_span_id: l.cloudSpanId, otel_span_id: span.context?.spanId,
+      },
+      segments: { cache: t?.cacheMs, edge: t?.edgeMs, link: t?.linkMs, cloud_queue: t?.cloudQueueMs, cloud_compute: t?.cloudComputeMs },
+    }));
+  }
+
   /** RunService for the client WebSocket: the protocol's RUN answered through `infer`. */
   runService(tenant: string): RunService {
     return {
@@ -259,16 +319,22 @@ export class EdgeService {
   private runHandle(r: ServiceRunRequest, tenant: string): ServiceRunHandle {
     const ac = new AbortController();
     const receivedAt = r.receivedAt ?? this.opts.clock.now();
+    // The edge's own span for this run, child of the client's, as the HTTP routes open one.
+    const parent = r.traceparent !== undefined ? parseTraceparent(r.traceparent) : undefined;
+    const traceparent = this.opts.random ? formatTraceparent(childSpan(parent, this.opts.random)) : r.traceparent;
     const promise = this.infer({
       model: r.model, inputs: r.inputs, tenant, signal: ac.signal, receivedAt,
       ...(r.version !== undefined ? { version: r.version } : {}),
       ...(r.outputs ? { outputs: r.outputs } : {}),
       ...(r.priority !== undefined ? { priority: r.priority } : {}),
-      ...(r.traceparent !== undefined ? { traceparent: r.traceparent } : {}),
+      ...(traceparent !== undefined ? { traceparent } : {}),
+      ...(this.opts.random && parent ? { parentSpanId: parent.spanId } : {}),
+      ...(r.requestId !== undefined ? { requestId: r.requestId } : {}),
       ...(r.deadline !== undefined ? { deadlineMs: Math.max(1, r.deadline - receivedAt) } : {}),
     }).then((res) => ({
       model: res.model, version: res.version, outputs: res.outputs,
       timing: { queueMs: res.timing.cloudQueueMs ?? 0, computeMs: res.timing.edgeMs ?? res.timing.cloudComputeMs ?? 0, batchSize: 1 },
+      ...(traceparent !== undefined ? { traceparent } : {}),
     }));
     return {
       promise,
@@ -288,33 +354,66 @@ export class EdgeService {
     return Math.min(asked, this.maxDeadlineMs);
   }
 
-  private async compute(entry: CatalogEntry, req: EdgeInferRequest, deadlineAt: number, signal: AbortSignal): Promise<ComputedAnswer> {
+  private async compute(entry: CatalogEntry, req: EdgeInferRequest, deadlineAt: number, signal: AbortSignal, span: RecordedSpan, own: TraceContext | undefined): Promise<ComputedAnswer> {
     const place = this.place(entry, req, deadlineAt);
     const note = place.explanation !== undefined ? { placement: place.explanation } : {};
-    if (place.tier === 'edge') return { ...(await this.computeAtEdge(entry, req, deadlineAt)), ...note };
+    // An `auto` decision is counted once, with its estimate error when its own tier answered.
+    let counted = false;
+    const count = (actualMs?: number): void => {
+      if (counted || !place.decision) return;
+      counted = true;
+      const d = place.decision;
+      const prior = d.candidates.find((c) => c.tier === d.tier)?.priorUsed === true;
+      this.opts.metrics.decision({
+        kind: 'model', model: entry.name, choice: d.tier, probe: false,
+        ...(actualMs !== undefined ? { estimate: { tier: d.tier, expectedMs: d.expectedMs, actualMs, prior } } : {}),
+      });
+    };
+    if (place.tier === 'edge') {
+      try {
+        const a = await this.computeAtEdge(entry, req, deadlineAt);
+        count(a.edgeMs);
+        return { ...a, ...note };
+      } finally {
+        count();
+      }
+    }
     const remaining = deadlineAt - this.opts.clock.now();
-    if (remaining <= 0) throw deadlineError(entry.name);
+    if (remaining <= 0) {
+      count();
+      throw deadlineError(entry.name);
+    }
     // What answers here if the cloud does not: the model itself (sent to the cloud by choice) or
     // its fallback. Its expected edge time is kept back from the cloud's budget, so a link that
     // never answers (blackholed, before the heartbeat notices) still leaves time to answer here.
     const local = entry.placement === 'edge' ? entry : entry.fallback !== undefined ? this.opts.catalog.find(entry.fallback) : undefined;
     const reserve = local ? this.reserveMs(local, req.inputs, remaining) : 0;
+    // With an exporter, the cloud is told the exported call span, so the exported spans form one
+    // tree; without one, the edge's own span (Cleave's ids, as in the answer's traceparent).
+    const call = this.spans.start(SPAN_NAMES.edgeCloudCall, { role: 'client', ...optionalParent(span.context ?? own), attributes: { 'cleave.model': entry.name } });
+    const traceparent = call.context ? formatTraceparent(call.context) : req.traceparent;
     try {
       if (remaining - reserve <= 0) throw deadlineError(entry.name);
       const r = await this.opts.cloud.run({
         model: entry.name, version: entry.version, inputs: req.inputs, deadlineMs: remaining - reserve,
         ...(req.outputs ? { outputs: req.outputs } : {}),
         ...(req.priority !== undefined ? { priority: req.priority } : {}),
-        ...(req.traceparent !== undefined ? { traceparent: req.traceparent } : {}),
+        ...(traceparent !== undefined ? { traceparent } : {}),
       }, signal);
       this.opts.estimates?.observeCloud(entry.name, requestRows(req.inputs), r, this.opts.cloud.status().load);
+      const cloudSpanId = spanIdOf(r.traceparent);
+      call.end();
+      count(r.totalMs);
       return {
         version: entry.version, outputs: r.outputs, servedBy: 'cloud',
         linkMs: Math.max(0, r.totalMs - r.timing.queueMs - r.timing.computeMs),
         cloudQueueMs: r.timing.queueMs, cloudComputeMs: r.timing.computeMs, ...note,
+        ...(cloudSpanId !== undefined ? { cloudSpanId } : {}),
       };
     } catch (e) {
       const err = toCleaveError(e);
+      call.end({ code: err.code, message: err.message });
+      count();
       const kept = err.code === 'CLEAVE_E_DEADLINE' && reserve > 0 && this.opts.clock.now() < deadlineAt;
       if ((!FALLBACK_CODES.has(err.code) && !kept) || signal.aborted) throw err;
       // An edge model sent to the cloud by choice runs here instead: the same model, not degraded.
@@ -343,7 +442,7 @@ export class EdgeService {
    * run); `auto` asks the cost model, with the cloud counted only while the link is up and offers
    * the model.
    */
-  private place(entry: CatalogEntry, req: EdgeInferRequest, deadlineAt: number): { tier: 'edge' | 'cloud'; explanation?: string } {
+  private place(entry: CatalogEntry, req: EdgeInferRequest, deadlineAt: number): { tier: 'edge' | 'cloud'; explanation?: string; decision?: PlacementDecision } {
     const policy = req.placement ?? entry.placement;
     if (policy === 'edge' && entry.placement !== 'edge') {
       throw new CleaveError('CLEAVE_E_UNAVAILABLE', `model ${JSON.stringify(entry.name)} runs in the cloud only; it has no edge copy for placement "edge"`, { model: entry.name, placement: 'edge' });
@@ -361,7 +460,7 @@ export class EdgeService {
       model: entry.name, batch, bytesIn, outputs: entry.outputs, edgeAvailable, cloudAvailable, policy: 'auto',
       deadlineMs: Math.max(0, deadlineAt - this.opts.clock.now()),
     });
-    return { tier: decision.tier, explanation };
+    return { tier: decision.tier, explanation, decision };
   }
 
   private async computeAtEdge(entry: CatalogEntry, req: EdgeInferRequest, deadlineAt: number): Promise<ComputedAnswer> {
@@ -375,11 +474,11 @@ export class EdgeService {
     return { version: entry.version, outputs, servedBy: 'edge', edgeMs };
   }
 
-  private record(r: EdgeInferResult): void {
+  private record(r: EdgeInferResult, tenant: string): void {
     const t = r.timing;
     this.opts.metrics.answered(r.model, r.servedBy, r.cache, t.totalMs, [
       ['cache', t.cacheMs], ['edge', t.edgeMs], ['link', t.linkMs], ['cloud-queue', t.cloudQueueMs], ['cloud-compute', t.cloudComputeMs],
-    ]);
+    ], tenant);
   }
 
 }
@@ -393,6 +492,10 @@ function pickSegments(a: ComputedAnswer): Omit<EdgeTiming, 'cacheMs' | 'totalMs'
   };
 }
 
+
+function optionalParent(parent: TraceContext | undefined): { parent?: TraceContext } {
+  return parent ? { parent } : {};
+}
 
 function deadlineError(model: string): CleaveError {
   return new CleaveError('CLEAVE_E_DEADLINE', `the deadline of the request for model ${JSON.stringify(model)} passed before it could run`, { model });

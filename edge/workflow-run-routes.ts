@@ -31,7 +31,7 @@ export interface WorkflowRunRoutesDeps {
   readonly limits: ProtocolLimits;
   readonly readBody?: BodyReader;
   /** Reads the request context the edge's middleware set (deadline header, traceparent). */
-  readonly context?: (c: Context) => { deadlineMs?: number; traceparent?: string; receivedAt?: number } | undefined;
+  readonly context?: (c: Context) => { deadlineMs?: number; traceparent?: string; receivedAt?: number; requestId?: string; parentSpanId?: string } | undefined;
 }
 
 export const NDJSON = 'application/x-ndjson';
@@ -122,6 +122,7 @@ export function workflowRunRoutes(deps: WorkflowRunRoutesDeps): Hono {
     const base = {
       name, ...(version !== undefined ? { version } : {}), inputs: req.inputs, receivedAt, signal,
       ...(deadlineMs !== undefined ? { deadlineMs } : {}), ...(ctx?.traceparent ? { traceparent: ctx.traceparent } : {}),
+      ...(ctx?.requestId !== undefined ? { requestId: ctx.requestId } : {}), ...(ctx?.parentSpanId !== undefined ? { parentSpanId: ctx.parentSpanId } : {}),
     };
     if ((c.req.header('accept') ?? '').includes(NDJSON)) {
       const enc = new TextEncoder();

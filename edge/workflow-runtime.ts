@@ -15,7 +15,9 @@
  *   stay priced out after the link recovers (heartbeat RTT samples alone take tens of seconds to
  *   pull a 300 ms estimate back down). A probe says `probe=1` in its explanation.
  */
-import { CleaveError } from '../shared/errors.js';
+import { CleaveError, toCleaveError } from '../shared/errors.js';
+import { NOOP_SPAN_RECORDER, SPAN_NAMES, type SpanRecorder } from '../shared/observability/span-recorder.js';
+import { formatTraceparent, parseTraceparent } from '../shared/trace.js';
 import type { TensorMap, TensorSpec } from '../shared/protocol/frames.js';
 import { CLOUD_CUT, EDGE_CUT, type CutCandidate } from '../shared/router/cost-model.js';
 import { chooseCut, explain, type CutOption, type PlacementDecision, type SplitDecision } from '../shared/router/placement.js';
@@ -40,6 +42,8 @@ export interface EdgeWorkflowRuntimeOptions {
   readonly splits?: SplitModels;
   /** How `auto` re-measures a losing tier; false: never (placement follows the estimates alone). */
   readonly probe?: TierProbeOptions | false;
+  /** A span around each cloud call (OpenTelemetry when an SDK is registered). Default: none. */
+  readonly spans?: SpanRecorder;
 }
 
 /** Default least time a losing tier of a model goes without a run before one request probes it, ms. */
@@ -322,11 +326,17 @@ export class EdgeWorkflowRuntime implements WorkflowRuntime {
   async runCloud(call: CloudCall): Promise<CloudCallResult> {
     const { cloud, estimates } = this.opts;
     let ms: number | undefined;
+    // With an exporter, the cloud is told the exported call span (one exported tree); else the run's span.
+    const parent = parseTraceparent(call.traceparent);
+    const span = (this.opts.spans ?? NOOP_SPAN_RECORDER).start(SPAN_NAMES.edgeCloudCall, {
+      role: 'client', ...(parent ? { parent } : {}), attributes: { 'cleave.model': subgraphName(call.name), 'cleave.stages': call.stages.length },
+    });
+    const traceparent = span.context ? formatTraceparent(span.context) : call.traceparent;
     try {
       const r = await cloud.run({
         model: subgraphName(call.name), stages: call.stages, inputs: call.inputs, outputs: call.outputs, deadlineMs: call.deadlineMs,
         ...(call.int8Inputs ? { int8Inputs: true } : {}),
-        ...(call.traceparent ? { traceparent: call.traceparent } : {}),
+        ...(traceparent ? { traceparent } : {}),
         ...(call.onStage ? { onPartial: (stage: number, _model: string, outputs: TensorMap) => call.onStage!(stage, outputs) } : {}),
       }, call.signal);
       const batch = requestRows(call.inputs);
@@ -335,7 +345,12 @@ export class EdgeWorkflowRuntime implements WorkflowRuntime {
         estimates.observeCloud(call.stages[0]!.model, batch, r, cloud.status().load);
         ms = r.totalMs;
       } else estimates.observeCloud(subgraphName(call.name), batch, r, cloud.status().load);
+      span.end();
       return { outputs: r.outputs, ms: r.totalMs, queueMs: r.timing.queueMs, computeMs: r.timing.computeMs };
+    } catch (e) {
+      const err = toCleaveError(e);
+      span.end({ code: err.code, message: err.message });
+      throw e;
     } finally {
       // A chain's total is not one model's time: its stages count as run, without a verdict.
       for (const s of call.stages) this.probe?.ran(s.model, 'cloud', ms);

@@ -28,6 +28,15 @@ export interface WorkflowServiceOptions {
   /** Largest budget a request may state, ms. Default 300000. */
   readonly maxDeadlineMs?: number;
   readonly log?: (event: Record<string, unknown>) => void;
+  /** Told of every run's outcome, after it ends (edge/observability/workflow-observer.ts: metrics and the log line). */
+  readonly onRun?: (req: WorkflowRunRequest, outcome: WorkflowRunOutcome) => void;
+}
+
+/** How one run ended: its result, or the error it failed with (and the workflow, once it was found). */
+export interface WorkflowRunOutcome {
+  readonly stored?: StoredWorkflow;
+  readonly result?: WorkflowResult;
+  readonly error?: unknown;
 }
 
 export interface WorkflowRunRequest {
@@ -39,6 +48,9 @@ export interface WorkflowRunRequest {
   readonly signal?: AbortSignal;
   readonly onEvent?: (e: WorkflowEvent) => void;
   readonly traceparent?: string;
+  /** For the log line: the request id and the caller's span id. */
+  readonly requestId?: string;
+  readonly parentSpanId?: string;
 }
 
 /** One node of a plan. */
@@ -156,16 +168,26 @@ export class WorkflowService {
   }
 
   async run(req: WorkflowRunRequest): Promise<{ stored: StoredWorkflow; result: WorkflowResult }> {
-    const { stored, compiled } = await this.load(req.name, req.version);
-    checkInputs(`workflow ${stored.name}`, req.inputs, stored.definition.inputs);
-    const result = await runWorkflow(compiled, this.opts.runtime, req.inputs, {
-      deadlineMs: this.budget(req.deadlineMs, stored.definition),
-      ...(req.receivedAt !== undefined ? { startedAt: req.receivedAt } : {}),
-      ...(req.signal ? { signal: req.signal } : {}),
-      ...(req.onEvent ? { onEvent: req.onEvent } : {}),
-      ...(req.traceparent ? { traceparent: req.traceparent } : {}),
-    });
-    return { stored, result };
+    let stored: StoredWorkflow | undefined;
+    let done: { stored: StoredWorkflow; result: WorkflowResult };
+    try {
+      const loaded = await this.load(req.name, req.version);
+      stored = loaded.stored;
+      checkInputs(`workflow ${stored.name}`, req.inputs, stored.definition.inputs);
+      const result = await runWorkflow(loaded.compiled, this.opts.runtime, req.inputs, {
+        deadlineMs: this.budget(req.deadlineMs, stored.definition),
+        ...(req.receivedAt !== undefined ? { startedAt: req.receivedAt } : {}),
+        ...(req.signal ? { signal: req.signal } : {}),
+        ...(req.onEvent ? { onEvent: req.onEvent } : {}),
+        ...(req.traceparent ? { traceparent: req.traceparent } : {}),
+      });
+      done = { stored: loaded.stored, result };
+    } catch (e) {
+      this.opts.onRun?.(req, { ...(stored ? { stored } : {}), error: e });
+      throw e;
+    }
+    this.opts.onRun?.(req, done);
+    return done;
   }
 
   /** Where each node would run now for a request of `batch` rows, with the cost terms, without running anything. */

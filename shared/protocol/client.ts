@@ -80,6 +80,8 @@ export interface RunResult {
   readonly bytesUp: number;
   /** Encoded size of the RESULT frame, bytes (what crossed the link downward). */
   readonly bytesDown: number;
+  /** W3C traceparent of the server's span for this run, when the RESULT carried one. */
+  readonly traceparent?: string;
 }
 
 export interface RunHandle {
@@ -316,6 +318,7 @@ export class ProtocolClient {
         this.terminal(frame.id, undefined, p && {
           outputs: frame.outputs, timing: frame.timing, totalMs: now - p.startedAt,
           wireMs: now - (p.sentAt ?? p.startedAt), bytesUp: p.bytesUp ?? 0, bytesDown: size,
+          ...(frame.traceparent !== undefined ? { traceparent: frame.traceparent } : {}),
         });
         break;
       }

@@ -124,7 +124,7 @@ export const FRAME_FIELDS = {
     opt('traceparent', text), opt('stream', { type: 'bool' }), opt('int8Outputs', { type: 'bool' }),
   ],
   [FrameType.PARTIAL]: [req('id', streamId), req('stage', u32), req('model', name), req('outputs', { type: 'tensors' })],
-  [FrameType.RESULT]: [req('id', streamId), req('outputs', { type: 'tensors' }), req('timing', { type: 'record', fields: TIMING_FIELDS })],
+  [FrameType.RESULT]: [req('id', streamId), req('outputs', { type: 'tensors' }), req('timing', { type: 'record', fields: TIMING_FIELDS }), opt('traceparent', text)],
   [FrameType.ERROR]: [
     req('id', { type: 'int', min: 0, max: MAX_STREAM_ID }), req('code', { type: 'errorCode' }), req('message', text), opt('detail', { type: 'detail' }),
   ],

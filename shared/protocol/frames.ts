@@ -142,6 +142,8 @@ export interface ResultFrame {
   readonly id: number;
   readonly outputs: TensorMap;
   readonly timing: RunTiming;
+  /** W3C traceparent of the span the server opened for this run (a child of the RUN's), when it has one. */
+  readonly traceparent?: string;
 }
 
 /** Either direction: a failure. With id 0 it concerns the connection; otherwise one stream, and returns its credit. */

@@ -28,6 +28,8 @@ export interface ServiceRunRequest {
   readonly receivedAt?: number;
   /** W3C traceparent of the caller's span, when it sent one. */
   readonly traceparent?: string;
+  /** The caller's request id (KServe HTTP `x-request-id`), for log lines; the protocol carries none. */
+  readonly requestId?: string;
   /**
    * Set when the RUN asked to stream: a service whose run has steps (an edge workflow's nodes)
    * reports each step's outputs here, sent as PARTIAL frames. A plain model run ignores it.
@@ -50,6 +52,8 @@ export interface ServiceRunResult {
   readonly version: number;
   readonly outputs: TensorMap;
   readonly timing: RunTiming;
+  /** W3C traceparent of the span the service opened for this run; sent back in RESULT. */
+  readonly traceparent?: string;
 }
 
 /** A request in progress: its result and a way to drop it if it has not started. */
@@ -250,7 +254,7 @@ export class ServerSession {
     handle.promise.then(
       (r) => {
         if (!this.finish(run.id, handle)) return;
-        this.send({ t: FrameType.RESULT, id: run.id, outputs: r.outputs, timing: r.timing }, run.int8Outputs);
+        this.send({ t: FrameType.RESULT, id: run.id, outputs: r.outputs, timing: r.timing, ...(r.traceparent !== undefined ? { traceparent: r.traceparent } : {}) }, run.int8Outputs);
       },
       (e: unknown) => {
         if (!this.finish(run.id, handle)) return;

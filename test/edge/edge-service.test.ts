@@ -19,6 +19,7 @@ import { hostTensor, type HostTensor } from '../../shared/tensor.js';
 import { ManualClock } from '../../shared/time.js';
 import type { RandomBytes } from '../../shared/trace.js';
 import type { Manifest } from '../../shared/zoo/index.js';
+import { steppedBackend } from '../helpers/stepped-backend.js';
 import { zooDir, zooManifest, zooModelBytes } from '../helpers/zoo.js';
 
 /** Ms every edge model run takes on the ManualClock (the wrapper below advances it). */
@@ -35,27 +36,6 @@ beforeAll(async () => {
   ort = (await nodeBackends()).get('onnxruntime-node');
 });
 
-/** onnxruntime-node, except that each run moves the ManualClock by `stepMs` once it is done. */
-function steppedBackend(inner: InferenceBackend, clock: ManualClock, stepMs: number): InferenceBackend {
-  return {
-    name: inner.name,
-    priority: inner.priority,
-    describe: () => inner.describe(),
-    async load(bytes, opts) {
-      const m = await inner.load(bytes, opts);
-      return {
-        inputNames: m.inputNames,
-        outputNames: m.outputNames,
-        async run(feeds, outputs) {
-          const r = await m.run(feeds, outputs);
-          clock.advance(stepMs);
-          return r;
-        },
-        dispose: () => m.dispose(),
-      };
-    },
-  };
-}
 
 /** node:crypto SHA-256, as the Node entry uses: synchronous, so a flush() is enough for a request to reach the cloud. */
 const sha256: Digest = (bytes) => createHash('sha256').update(bytes).digest();
@@ -624,7 +604,10 @@ describe('runService (the client WebSocket)', () => {
       model: 'text-base', version: 2, inputs: { input_ids: tokenIds(1) }, protocol: 'ws', receivedAt: now, deadline: now + 700, traceparent: TRACEPARENT, priority: 1,
     });
     const r = await h.promise;
-    expect(cloud.calls[0]!.req).toMatchObject({ model: 'text-base', version: 2, deadlineMs: 700 - RESERVE_MIN_MS, traceparent: TRACEPARENT, priority: 1 });
+    expect(cloud.calls[0]!.req).toMatchObject({ model: 'text-base', version: 2, deadlineMs: 700 - RESERVE_MIN_MS, priority: 1 });
+    // The edge opens its own span for the run (test/edge/observability.test.ts): same trace, a new span.
+    expect(cloud.calls[0]!.req.traceparent?.slice(0, 36)).toBe(TRACEPARENT.slice(0, 36));
+    expect(cloud.calls[0]!.req.traceparent).not.toBe(TRACEPARENT);
     expect(r.timing).toEqual({ queueMs: 4, computeMs: 5, batchSize: 1 });
   });
 

@@ -56,13 +56,14 @@ function plain(s: string): string {
 }
 
 /**
- * Spawns `cleave edge --port 0 --no-log <args>` and resolves on its `ready:` line (the edge
+ * Spawns `cleave edge --port 0 --no-log <args>` (without `--no-log` when `opts.log`) and resolves on its `ready:` line (the edge
  * models are loaded). Rejects with the process output when it exits first or is not ready
  * within `timeoutMs` (default 60000).
  */
-export function startEdgeProcess(args: readonly string[] = [], opts: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<EdgeProcess> {
+export function startEdgeProcess(args: readonly string[] = [], opts: { env?: Record<string, string>; timeoutMs?: number; log?: boolean } = {}): Promise<EdgeProcess> {
   const timeoutMs = opts.timeoutMs ?? 60_000;
-  const child = spawn(process.execPath, [BIN, 'edge', '--port', '0', '--no-log', ...args], {
+  // `log: true` keeps the JSON log lines (stderr, in output()) for tests that read them.
+  const child = spawn(process.execPath, [BIN, 'edge', '--port', '0', ...(opts.log ? [] : ['--no-log']), ...args], {
     cwd: ROOT,
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
