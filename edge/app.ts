@@ -7,13 +7,19 @@
  *   POST /v2/models/:name[/versions/:v]/infer              KServe v2 infer (JSON, binary extension)
  *   POST /v1/models/:name[/versions/:v]/infer              native: msgpack or JSON, negotiated
  *   GET  /v1/ws                                            the Cleave protocol for clients (WebSocket)
- *   GET  /v1/status                                        link, cache and models, as JSON
+ *   GET  /v1/status                                        link, cache, models and tenant quotas, as JSON
+ *   GET  /v1/audit[?limit=&tenant=&action=]                audited admin actions, newest first
  *   GET  /metrics                                          Prometheus
+ *
+ * With API keys configured (edge/tenants), every route but health and `GET /v2` needs a key:
+ * `admin` scope for /metrics, /v1/status, /v1/audit and workflow deploy/delete, `infer` for the
+ * rest (edge/tenants/route-scopes.ts); each tenant has its rate limit and concurrency quota.
  *
  * Every inference answer carries Server-Timing, x-request-id, traceparent and x-cleave-cache;
  * every error is `{ error, code, message, detail }` with the status of its code.
  */
 import { Hono, type Context } from 'hono';
+import { cors } from 'hono/cors';
 import type { UpgradeWebSocket } from 'hono/ws';
 import { CleaveError, toCleaveError } from '../shared/errors.js';
 import { formatServerTiming, TIMING } from '../shared/server-timing.js';
@@ -36,6 +42,13 @@ import { clientSocketHandler } from './client-socket.js';
 import { mediaType, webBodyReader, type BodyReader } from './body-reader.js';
 import { edgeProtocolLimits } from './protocol-limits.js';
 import type { WorkflowService } from './workflow-service.js';
+import { withWorkflows } from './workflow-run-service.js';
+import { AUDIT_ACTIONS, type AuditAction } from './tenants/audit-log.js';
+import type { EdgeSecurity } from './tenants/edge-security.js';
+import { principalOf, tenantGuardMiddleware } from './tenants/http-guard.js';
+import type { Principal } from './tenants/key-registry.js';
+import { quotaRunService } from './tenants/quota-run-service.js';
+import { traceArgs } from './observability/trace-args.js';
 
 export interface EdgeAppOptions {
   readonly service: EdgeService;
@@ -65,10 +78,19 @@ export interface EdgeAppOptions {
   readonly backend: string;
   /** Deployed workflows, for the client WebSocket (RUN `workflow:<name>`). */
   readonly workflows?: WorkflowService;
+  /** Origins allowed by CORS (`*` or exact origins); none = no CORS headers. */
+  readonly corsOrigins?: readonly string[];
+  /** Tenant keys, quotas and the audit log (edge/tenants/edge-security.ts); default: open, no audit. */
+  readonly security?: EdgeSecurity;
   readonly log?: (event: Record<string, unknown>) => void;
 }
 
-type Env = { Variables: { ctx: RequestContext } };
+type Env = { Variables: { ctx: RequestContext; id: Pick<RequestContext, 'requestId' | 'span'>; principal: Principal } };
+
+/** Request headers a browser client (shared/client) sends: auth, tracing and the x-cleave-* controls. */
+const CORS_REQUEST_HEADERS = ['authorization', 'x-api-key', 'content-type', 'accept', 'traceparent', 'tracestate', 'x-request-id', 'x-cleave-cache', 'x-cleave-tenant', 'x-cleave-deadline-ms', 'x-cleave-placement', 'inference-header-content-length', 'cache-control'];
+/** Answer headers a browser page may read. */
+const CORS_EXPOSED_HEADERS = ['x-request-id', 'traceparent', 'server-timing', 'retry-after', 'x-cleave-cache', 'x-cleave-served-by', 'x-cleave-plan', 'x-cleave-placement', 'x-cleave-degraded', 'inference-header-content-length'];
 
 const EXTENSIONS = ['binary_tensor_data', 'cleave_protocol_v1', 'cleave_native_msgpack', 'cleave_result_cache'];
 
@@ -82,9 +104,14 @@ export function createEdgeApp(opts: EdgeAppOptions): Hono<Env> {
   // The id and span of an error answer. Routes without the context middleware, and requests whose
   // x-cleave-* headers failed it, have no context: their id and span are read here on their own
   // (neither read can fail), so every error answer can still be found in logs.
-  const identity = (c: Context<Env>): Pick<RequestContext, 'requestId' | 'span'> =>
-    (c.get('ctx') as RequestContext | undefined)
-    ?? { requestId: requestId(c.req.header(HEADERS.requestId), opts.random), span: childSpan(parseTraceparent(c.req.header(HEADERS.traceparent)), opts.random) };
+  // Read once per request and kept, so an error answer and an audit entry carry the same id.
+  const identity = (c: Context<Env>): Pick<RequestContext, 'requestId' | 'span'> => {
+    const known = (c.get('ctx') as RequestContext | undefined) ?? (c.get('id') as Pick<RequestContext, 'requestId' | 'span'> | undefined);
+    if (known) return known;
+    const id = { requestId: requestId(c.req.header(HEADERS.requestId), opts.random), span: childSpan(parseTraceparent(c.req.header(HEADERS.traceparent)), opts.random) };
+    c.set('id', id);
+    return id;
+  };
 
   app.onError((err, c) => {
     const e = toCleaveError(err);
@@ -94,6 +121,21 @@ export function createEdgeApp(opts: EdgeAppOptions): Hono<Env> {
     return c.json(errorBody(e), e.httpStatus as 400, errorHeaders(identity(c), total));
   });
   app.notFound((c) => c.json(errorBody(new CleaveError('CLEAVE_E_NOT_FOUND', `no route ${c.req.method} ${c.req.path}; see docs/edge.md for the endpoints`)), 404, errorHeaders(identity(c), 0)));
+
+  // Before the guard: a browser's preflight carries no credentials and must not be refused.
+  if (opts.corsOrigins && opts.corsOrigins.length > 0) {
+    const list = [...opts.corsOrigins];
+    app.use('*', cors({
+      origin: list.includes('*') ? '*' : list,
+      allowMethods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
+      allowHeaders: CORS_REQUEST_HEADERS,
+      exposeHeaders: CORS_EXPOSED_HEADERS,
+      maxAge: 600,
+    }));
+  }
+  // Before every route, so no handler runs for a request the guard refuses (401, 403, 429).
+  const guard = opts.security?.guard;
+  if (opts.security && guard) app.use('*', tenantGuardMiddleware(guard, { audit: opts.security.audit, requestIdOf: (c) => identity(c as Context<Env>).requestId }));
 
   // Every answer carries a request id, a trace span and Server-Timing, not only inference answers
   // (those set their own, with segments). Not on /v1/ws: an upgrade's headers are not ours to add to.
@@ -105,7 +147,9 @@ export function createEdgeApp(opts: EdgeAppOptions): Hono<Env> {
     await next();
     c.header('server-timing', formatServerTiming([{ name: TIMING.total, durMs: clock.now() - t0 }]));
   };
-  app.on('GET', ['/v2', '/v2/*', '/v1/status', '/metrics'], stamp);
+  app.on('GET', ['/v2', '/v2/*', '/v1/status', '/v1/audit', '/metrics'], stamp);
+  // Deploys and deletes too: their answer and their audit entry name the same request id.
+  app.on(['POST', 'DELETE'], ['/v1/workflows', '/v1/workflows/:name'], stamp);
 
   app.get('/v2/health/live', (c) => c.json({ live: true }));
   app.get('/v2/health/ready', (c) => {
@@ -120,8 +164,14 @@ export function createEdgeApp(opts: EdgeAppOptions): Hono<Env> {
     ...optional('cloud', poolStatusOf(cloud)),
     cache: opts.cache.stats(),
     ...(opts.estimates ? { estimates: opts.estimates.snapshot() } : {}),
+    ...(guard ? { tenants: guard.status() } : {}),
     models: catalog.list().map((e) => ({ name: e.name, version: e.version, placement: e.placement, loaded: e.placement === 'edge' ? catalog.isLoaded(e) : undefined, fallback: e.fallback })),
   }));
+
+  app.get('/v1/audit', (c) => {
+    if (!opts.security) return c.json({ entries: [] });
+    return c.json({ entries: opts.security.audit.recent(auditQuery(c.req.query('limit'), c.req.query('tenant'), c.req.query('action'))) });
+  });
 
   app.get('/metrics', async (c) => {
     opts.metrics.observeLink(cloud.status());
@@ -154,7 +204,9 @@ export function createEdgeApp(opts: EdgeAppOptions): Hono<Env> {
   // Context first, so even a body-limit or validation error carries the request id.
   const context = async (c: Context<Env>, next: () => Promise<void>): Promise<void> => {
     const receivedAt = clock.now();
-    c.set('ctx', readRequestContext((n) => c.req.header(n), receivedAt, opts.random));
+    const principal = c.get('principal') as Principal | undefined;
+    const id = c.get('id') as Pick<RequestContext, 'requestId' | 'span'> | undefined;
+    c.set('ctx', readRequestContext((n) => c.req.header(n), receivedAt, opts.random, { ...(principal ? { principal } : {}), ...(id ? { identity: id } : {}) }));
     await next();
   };
   const readBody = (c: Context): Promise<Uint8Array> => (opts.readBody ?? webBodyReader)(c, maxBody);
@@ -183,7 +235,7 @@ export function createEdgeApp(opts: EdgeAppOptions): Hono<Env> {
     const deadlineMs = ctx.deadlineMs ?? (typeof timeoutUs === 'number' ? timeoutUs / 1000 : undefined);
     const r = await service.infer({
       model: entry.name, version: entry.version, inputs: req.inputs, tenant: ctx.tenant, cache: ctx.cache,
-      receivedAt: ctx.receivedAt, traceparent: formatTraceparent(ctx.span), ...optional('placement', ctx.placement), ...optional('signal', signalFor(c, entry)),
+      receivedAt: ctx.receivedAt, ...traceArgs(ctx, c.req.header(HEADERS.traceparent)), ...optional('placement', ctx.placement), ...optional('signal', signalFor(c, entry)),
       ...(req.outputs ? { outputs: req.outputs } : {}),
       ...(deadlineMs !== undefined ? { deadlineMs } : {}),
     });
@@ -208,7 +260,7 @@ export function createEdgeApp(opts: EdgeAppOptions): Hono<Env> {
     const deadlineMs = req.deadlineMs ?? ctx.deadlineMs;
     const r = await service.infer({
       model: entry.name, version: entry.version, inputs: req.inputs, tenant: ctx.tenant, cache: req.cache ?? ctx.cache,
-      receivedAt: ctx.receivedAt, traceparent: formatTraceparent(ctx.span), ...optional('placement', ctx.placement), ...optional('signal', signalFor(c, entry)),
+      receivedAt: ctx.receivedAt, ...traceArgs(ctx, c.req.header(HEADERS.traceparent)), ...optional('placement', ctx.placement), ...optional('signal', signalFor(c, entry)),
       ...(req.outputs ? { outputs: req.outputs } : {}),
       ...(req.priority !== undefined ? { priority: req.priority } : {}),
       ...(deadlineMs !== undefined ? { deadlineMs } : {}),
@@ -224,17 +276,38 @@ export function createEdgeApp(opts: EdgeAppOptions): Hono<Env> {
   app.post('/v1/models/:name/versions/:version/infer', context, nativeInfer);
 
   if (opts.upgradeWebSocket) {
-    app.get('/v1/ws', opts.upgradeWebSocket(clientSocketHandler({
+    const socketOptions = {
       service, metrics: opts.metrics, clock, timers: opts.timers, limits, name: `${opts.name}/${opts.version}`, backend: opts.backend, random: opts.random,
       offers: () => catalog.list().map((e) => ({ name: e.name, version: e.version, inputs: e.inputs, outputs: e.outputs, maxBatchSize: e.maxBatchSize })),
-      ...(opts.workflows ? { workflows: opts.workflows } : {}),
       ...(opts.log ? { log: opts.log } : {}),
-    })));
+    };
+    const open = clientSocketHandler({ ...socketOptions, ...(opts.workflows ? { workflows: opts.workflows } : {}) });
+    // With keys, the connection's runs belong to the key's tenant (its cache scope) and each takes
+    // a rate token and a concurrency slot: the socket gets a service bound to that tenant, with
+    // workflow RUNs inside the quota too.
+    app.get('/v1/ws', opts.upgradeWebSocket(!guard ? open : (c) => {
+      const p = principalOf(c);
+      if (!p) throw new CleaveError('CLEAVE_E_INTERNAL', 'the client WebSocket was reached without a verified API key');
+      const base = service.runService(p.tenant);
+      const runs = quotaRunService(opts.workflows ? withWorkflows(base, opts.workflows, clock) : base, guard, p);
+      const bound = Object.assign(Object.create(service) as EdgeService, { runService: () => runs });
+      return clientSocketHandler({ ...socketOptions, service: bound })(c);
+    }));
   } else {
     app.get('/v1/ws', (c) => c.json(errorBody(new CleaveError('CLEAVE_E_UNAVAILABLE', 'this edge runtime has no WebSocket support')), 501, errorHeaders(identity(c), 0)));
   }
 
   return app;
+}
+
+/** The `GET /v1/audit` query: limit 1..1000 (default 100), a tenant, an action; CLEAVE_E_BAD_ARGUMENT naming a bad one. */
+function auditQuery(limit: string | undefined, tenant: string | undefined, action: string | undefined): { limit: number; tenant?: string; action?: AuditAction } {
+  const n = limit === undefined ? 100 : /^[1-9][0-9]{0,3}$/.test(limit) ? Number(limit) : NaN;
+  if (!(n <= 1000)) throw new CleaveError('CLEAVE_E_BAD_ARGUMENT', `limit ${JSON.stringify((limit ?? '').slice(0, 40))} must be an integer from 1 to 1000`, { field: 'limit' });
+  if (action !== undefined && !(AUDIT_ACTIONS as readonly string[]).includes(action)) {
+    throw new CleaveError('CLEAVE_E_BAD_ARGUMENT', `action ${JSON.stringify(action.slice(0, 40))} must be one of ${AUDIT_ACTIONS.join(', ')}`, { field: 'action' });
+  }
+  return { limit: n, ...(tenant !== undefined ? { tenant } : {}), ...(action !== undefined ? { action: action as AuditAction } : {}) };
 }
 
 function optional<K extends string, V>(key: K, v: V | undefined): { [P in K]?: V } {

@@ -32,6 +32,12 @@ export interface CloudLinkOptions {
   readonly connect: (url: string, token: string | undefined) => WebSocketLike | Promise<WebSocketLike>;
   /** Handed to `connect` (Node sends it as `Authorization: Bearer`). */
   readonly token?: string;
+  /**
+   * Called on every connect attempt for the token to present, instead of `token`: a rotating
+   * link token (shared/auth/link-token.ts) is minted fresh for each connect and reconnect, so a
+   * long-lived link never presents an expired one. Its time counts against connectTimeoutMs.
+   */
+  readonly tokenProvider?: () => string | Promise<string>;
   /** Also send the token in HELLO, for sockets that cannot set headers. Default false. */
   readonly tokenInHello?: boolean;
   readonly clock: Clock;
@@ -104,6 +110,8 @@ interface Connection {
   timer?: TimerHandle;
   /** From the socket's error event (ws says why: ECONNREFUSED, 503), for lastError. */
   socketError?: string | undefined;
+  /** The token this attempt presents (from `token` or `tokenProvider`). */
+  token?: string | undefined;
 }
 
 interface Waiter {
@@ -237,7 +245,17 @@ export class CloudLink implements CloudTransport {
     this.setState('connecting');
     let socket: WebSocketLike | Promise<WebSocketLike>;
     try {
-      socket = this.opts.connect(this.opts.url, this.opts.token);
+      const provider = this.opts.tokenProvider;
+      if (provider) {
+        // Minting may be async (WebCrypto): the attempt then waits like an async socket factory does.
+        socket = Promise.resolve().then(provider).then((token) => {
+          conn.token = token;
+          return conn.phase === 'ended' ? Promise.reject(new Error('attempt ended while its token was minted')) : this.opts.connect(this.opts.url, token);
+        });
+      } else {
+        conn.token = this.opts.token;
+        socket = this.opts.connect(this.opts.url, this.opts.token);
+      }
     } catch (e) {
       this.end(conn, `cannot open a socket to ${this.safeUrl}: ${toCleaveError(e).message}`);
       return;
@@ -266,7 +284,7 @@ export class CloudLink implements CloudTransport {
     conn.socket = socket;
     // Registered before the client's listeners, so the reason is known when the close arrives.
     socket.addEventListener('error', (ev) => { conn.socketError ??= errorText(ev); });
-    const token = this.opts.token;
+    const token = conn.token;
     const client = new ProtocolClient(socket, {
       clock: this.opts.clock,
       timers: this.opts.timers,
@@ -382,7 +400,10 @@ export class CloudLink implements CloudTransport {
     return handle.promise.then(
       (r) => {
         done();
-        return { outputs: r.outputs, timing: r.timing, totalMs: this.opts.clock.now() - startedAt, wire: { ms: r.wireMs, bytesUp: r.bytesUp, bytesDown: r.bytesDown } };
+        return {
+          outputs: r.outputs, timing: r.timing, totalMs: this.opts.clock.now() - startedAt, wire: { ms: r.wireMs, bytesUp: r.bytesUp, bytesDown: r.bytesDown },
+          ...(r.traceparent !== undefined ? { traceparent: r.traceparent } : {}),
+        };
       },
       (e: unknown) => {
         done();

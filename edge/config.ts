@@ -4,6 +4,7 @@
  * message naming the setting, the value and what was expected. Runtime-neutral.
  */
 import { bad, bool, bytes, int, str } from '../shared/settings.js';
+import { EDGE_ID_PATTERN, MIN_LINK_SECRET_LENGTH } from '../shared/auth/link-token.js';
 import type { EdgeSettings } from './edge-node.js';
 
 /** Everything an edge node can be told. Units in the names. */
@@ -20,6 +21,26 @@ export interface EdgeConfig extends Required<Omit<EdgeSettings, 'protocolLimits'
   readonly cloudUrl?: string;
   /** Bearer token for the cloud (env CLEAVE_CLOUD_TOKEN). */
   readonly cloudToken?: string;
+  /**
+   * Secret shared with the cloud's linkSecrets: the edge mints a short-lived HMAC token from it on
+   * every connect (shared/auth/link-token.ts) instead of sending a static cloudToken. At least 16
+   * characters; not together with cloudToken (env CLEAVE_CLOUD_SECRET). docs/security.md.
+   */
+  readonly cloudSecret?: string;
+  /** Who this edge is in its link tokens: 1 to 64 of A-Z a-z 0-9 _ -. Default `edge` when unset (env CLEAVE_EDGE_ID). */
+  readonly edgeId?: string;
+  /**
+   * Tenant key file, JSON or YAML (Node only): with it every inference, workflow and admin route
+   * needs an API key; without it the edge is open and honours x-cleave-tenant (env CLEAVE_API_KEYS_FILE).
+   */
+  readonly apiKeysFile?: string;
+  /** The key file's text itself, for runtimes without files (a Worker secret; env CLEAVE_API_KEYS). Not together with apiKeysFile. */
+  readonly apiKeys?: string;
+  /**
+   * Field names masked as "***" in every log event, at any depth, case-insensitive, e.g.
+   * authorization,apiKey,input; unset = none (env CLEAVE_LOG_MASK, comma-separated).
+   */
+  readonly logMask?: readonly string[];
   /** Model folder with a zoo manifest.json (Node only); default the generated zoo (env CLEAVE_MODELS). */
   readonly models?: string;
   /** Folder deployed workflows persist in (Node only); none = kept in memory (env CLEAVE_WORKFLOWS_DIR). */
@@ -49,6 +70,7 @@ export const DEFAULT_EDGE_CONFIG: EdgeConfig = {
   warm: true,
   log: true,
   emulateSlowdown: 1,
+  corsOrigins: [],
 };
 
 /** Raw settings as strings, from env or flags. */
@@ -58,6 +80,7 @@ const ENV: Record<string, keyof EdgeConfig> = {
   CLEAVE_PORT: 'port', CLEAVE_HOST: 'host', CLEAVE_CLOUD_URL: 'cloudUrl', CLEAVE_CLOUD_TOKEN: 'cloudToken', CLEAVE_MODELS: 'models', CLEAVE_WORKFLOWS_DIR: 'workflowsDir',
   CLEAVE_BACKEND: 'backend', CLEAVE_CACHE_BYTES: 'cacheBytes', CLEAVE_CACHE_TTL_MS: 'cacheTtlMs', CLEAVE_MAX_BODY_BYTES: 'maxBodyBytes',
   CLEAVE_DEFAULT_DEADLINE_MS: 'defaultDeadlineMs', CLEAVE_MAX_DEADLINE_MS: 'maxDeadlineMs', CLEAVE_WARM: 'warm', CLEAVE_LOG: 'log', CLEAVE_EMULATE_SLOWDOWN: 'emulateSlowdown',
+  CLEAVE_CORS_ORIGINS: 'corsOrigins', CLEAVE_CLOUD_SECRET: 'cloudSecret', CLEAVE_EDGE_ID: 'edgeId', CLEAVE_API_KEYS_FILE: 'apiKeysFile', CLEAVE_API_KEYS: 'apiKeys', CLEAVE_LOG_MASK: 'logMask',
 };
 
 /** Settings found in `env` (process.env, or a Worker's env bindings). */
@@ -79,6 +102,17 @@ export function resolveEdgeConfig(env: RawEdgeSettings, flags: RawEdgeSettings =
   if (backend !== 'auto' && backend !== 'onnxruntime-node' && backend !== 'onnxruntime-web') bad('backend', backend, 'auto, onnxruntime-node or onnxruntime-web');
   const cloudUrl = checkCloudUrls(str(raw.cloudUrl));
   const cloudToken = str(raw.cloudToken);
+  const cloudSecret = str(raw.cloudSecret);
+  // The message never quotes a secret: only its length.
+  if (cloudSecret !== undefined && cloudSecret.length < MIN_LINK_SECRET_LENGTH) bad('cloudSecret', `(${cloudSecret.length} characters)`, `at least ${MIN_LINK_SECRET_LENGTH} characters, e.g. 32 random bytes in base64`);
+  if (cloudSecret !== undefined && cloudToken !== undefined) bad('cloudSecret', '(set)', 'either cloudSecret (rotating tokens) or cloudToken (a static token), not both');
+  const edgeId = str(raw.edgeId);
+  if (edgeId !== undefined && !EDGE_ID_PATTERN.test(edgeId)) bad('edgeId', edgeId, '1 to 64 characters of A-Z a-z 0-9 _ -');
+  const apiKeysFile = str(raw.apiKeysFile);
+  const apiKeys = str(raw.apiKeys);
+  if (apiKeysFile !== undefined && apiKeys !== undefined) bad('apiKeys', '(set)', 'either apiKeysFile (a path) or apiKeys (the file\'s text), not both');
+  const logMask = maskList(str(raw.logMask));
+  const corsOrigins = originList(str(raw.corsOrigins));
   const models = str(raw.models);
   const workflowsDir = str(raw.workflowsDir);
   const maxDeadlineMs = int(raw.maxDeadlineMs, 'maxDeadlineMs', 1, 3_600_000) ?? d.maxDeadlineMs;
@@ -95,6 +129,12 @@ export function resolveEdgeConfig(env: RawEdgeSettings, flags: RawEdgeSettings =
     host: str(raw.host) ?? d.host,
     ...(cloudUrl !== undefined ? { cloudUrl } : {}),
     ...(cloudToken !== undefined ? { cloudToken } : {}),
+    ...(cloudSecret !== undefined ? { cloudSecret } : {}),
+    ...(edgeId !== undefined ? { edgeId } : {}),
+    ...(apiKeysFile !== undefined ? { apiKeysFile } : {}),
+    ...(apiKeys !== undefined ? { apiKeys } : {}),
+    ...(logMask !== undefined ? { logMask } : {}),
+    corsOrigins: corsOrigins ?? d.corsOrigins,
     ...(models !== undefined ? { models } : {}),
     ...(workflowsDir !== undefined ? { workflowsDir } : {}),
     backend: backend as EdgeConfig['backend'],
@@ -107,6 +147,29 @@ export function resolveEdgeConfig(env: RawEdgeSettings, flags: RawEdgeSettings =
     log: bool(raw.log, 'log') ?? d.log,
     emulateSlowdown: int(raw.emulateSlowdown, 'emulateSlowdown', 1, 1000) ?? d.emulateSlowdown,
   };
+}
+
+const ORIGIN = /^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/;
+
+/** The origins of a corsOrigins setting: `*` alone, or exact origins (scheme://host[:port]). */
+function originList(setting: string | undefined): string[] | undefined {
+  if (setting === undefined) return undefined;
+  const list = setting.split(',').map((o) => o.trim()).filter((o) => o !== '');
+  const expected = '* or a comma-separated list of origins such as https://app.example.com,http://localhost:5173';
+  if (list.includes('*')) {
+    if (list.length > 1) bad('corsOrigins', setting, `${expected}; * cannot be mixed with origins`);
+    return list;
+  }
+  for (const o of list) if (!ORIGIN.test(o)) bad('corsOrigins', setting, `${expected}; ${JSON.stringify(o.slice(0, 100))} is not an origin (no path, no trailing slash)`);
+  return list;
+}
+
+/** The field names of a logMask setting; undefined when unset or empty. */
+function maskList(setting: string | undefined): string[] | undefined {
+  if (setting === undefined) return undefined;
+  const names = setting.split(',').map((f) => f.trim()).filter((f) => f !== '');
+  for (const n of names) if (!/^[A-Za-z0-9_.-]{1,64}$/.test(n)) bad('logMask', setting, `a comma-separated list of field names such as authorization,apiKey,input; ${JSON.stringify(n.slice(0, 64))} is not one`);
+  return names.length > 0 ? names : undefined;
 }
 
 /** The cloud URLs of a resolved `cloudUrl` setting, in order (one for a single cloud). */

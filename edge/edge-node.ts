@@ -20,6 +20,9 @@ import { EdgeMetrics } from './metrics.js';
 import { ModelCatalog, type CatalogEntry } from './model-catalog.js';
 import { ResultCache } from './result-cache.js';
 import { formatTraceparent } from '../shared/trace.js';
+import { otelSpanRecorder } from '../shared/observability/otel-span-recorder.js';
+import { traceArgs } from './observability/trace-args.js';
+import { workflowRunObserver } from './observability/workflow-observer.js';
 import { edgeProtocolLimits } from './protocol-limits.js';
 import { MemoryWorkflowStore, type WorkflowStore } from '../shared/workflow/store.js';
 import { readRequestContext } from './request-context.js';
@@ -28,9 +31,17 @@ import { workflowRoutes } from './workflow-routes.js';
 import { workflowRunRoutes } from './workflow-run-routes.js';
 import { EdgeWorkflowRuntime } from './workflow-runtime.js';
 import { WorkflowService } from './workflow-service.js';
+import { auditCatalogEvents, createEdgeSecurity, type EdgeSecurity } from './tenants/edge-security.js';
+import { principalOf } from './tenants/http-guard.js';
 
 /** Settings of an edge node; every one has a default. */
 export interface EdgeSettings {
+  /**
+   * Origins browsers may call this edge from (CORS): `*`, or exact origins such as
+   * https://app.example.com. Default none: no CORS headers, so browser pages on other origins
+   * cannot read answers.
+   */
+  readonly corsOrigins?: readonly string[];
   /** Bytes the result cache may hold. Default 64 MiB. */
   readonly cacheBytes?: number;
   /** Time to live of a cached answer, ms; 0 keeps answers until evicted. Default 60000. */
@@ -67,6 +78,8 @@ export interface EdgeParts {
   readonly splittable?: readonly SplittableModel[];
   /** Wall clock for deploy times (ms since the epoch). Default Date.now. */
   readonly wallClock?: Clock;
+  /** Tenant keys, quotas and the audit log (edge/tenants). Default: an open edge with an in-memory audit log. */
+  readonly security?: EdgeSecurity;
 }
 
 export interface EdgeNode {
@@ -88,7 +101,8 @@ export const EDGE_VERSION = '0.1.0';
 
 export function createEdgeNode(parts: EdgeParts, settings: EdgeSettings = {}): EdgeNode {
   const metrics = new EdgeMetrics({ ...(parts.processMetrics ? { processMetrics: true } : {}) });
-  const catalog = new ModelCatalog(parts.models, { backend: parts.backend });
+  const security = parts.security ?? createEdgeSecurity({ clock: parts.clock, ...(parts.wallClock ? { wallClock: parts.wallClock } : {}), ...(parts.log ? { log: parts.log } : {}) });
+  const catalog = new ModelCatalog(parts.models, { backend: parts.backend, onEvent: auditCatalogEvents(security.audit) });
   const cache = new ResultCache<ComputedAnswer>({
     maxBytes: settings.cacheBytes ?? 64 * 1024 * 1024,
     ttlMs: settings.cacheTtlMs ?? 60_000,
@@ -97,22 +111,29 @@ export function createEdgeNode(parts: EdgeParts, settings: EdgeSettings = {}): E
     onEvent: (e) => metrics.cacheEvent(e),
   });
   const estimates = parts.estimates ?? new LiveEstimates(parts.clock);
+  // The router's link estimates are read at each scrape (cleave_edge_router_link_*).
+  metrics.watchLinkEstimates(() => estimates.link.snapshot());
+  // OpenTelemetry spans when the process registered an SDK (docs/observability.md); else free.
+  const spans = otelSpanRecorder();
   const service = new EdgeService({
     catalog, cloud: parts.cloud, cache, metrics, clock: parts.clock, timers: parts.timers, digest: parts.digest, estimates,
+    spans, random: parts.random, ...(parts.log ? { log: parts.log } : {}),
     ...(settings.defaultDeadlineMs !== undefined ? { defaultDeadlineMs: settings.defaultDeadlineMs } : {}),
     ...(settings.maxDeadlineMs !== undefined ? { maxDeadlineMs: settings.maxDeadlineMs } : {}),
   });
   const splits = parts.splittable && parts.splittable.length > 0 ? new SplitModels(parts.splittable, parts.backend) : undefined;
-  const runtime = new EdgeWorkflowRuntime({ catalog, cloud: parts.cloud, estimates, clock: parts.clock, ...(splits ? { splits } : {}) });
+  const runtime = new EdgeWorkflowRuntime({ catalog, cloud: parts.cloud, estimates, clock: parts.clock, spans, ...(splits ? { splits } : {}) });
   const workflows = new WorkflowService({
     store: parts.workflowStore ?? new MemoryWorkflowStore(), runtime, estimates, clock: parts.clock, ...(splits ? { splits } : {}),
     ...(settings.defaultDeadlineMs !== undefined ? { defaultDeadlineMs: settings.defaultDeadlineMs } : {}),
     ...(settings.maxDeadlineMs !== undefined ? { maxDeadlineMs: settings.maxDeadlineMs } : {}),
     ...(parts.log ? { log: parts.log } : {}),
+    onRun: workflowRunObserver({ metrics, clock: parts.clock, ...(parts.log ? { log: parts.log } : {}) }),
   });
   const app = createEdgeApp({
     service, catalog, cloud: parts.cloud, cache, metrics, estimates, clock: parts.clock, timers: parts.timers, random: parts.random,
-    name: EDGE_NAME, version: EDGE_VERSION, backend: parts.backend.name, workflows,
+    name: EDGE_NAME, version: EDGE_VERSION, backend: parts.backend.name, workflows, security,
+    ...(settings.corsOrigins !== undefined && settings.corsOrigins.length > 0 ? { corsOrigins: settings.corsOrigins } : {}),
     ...(settings.maxBodyBytes !== undefined ? { maxBodyBytes: settings.maxBodyBytes } : {}),
     ...(settings.protocolLimits ? { protocolLimits: settings.protocolLimits } : {}),
     ...(parts.upgradeWebSocket ? { upgradeWebSocket: parts.upgradeWebSocket } : {}),
@@ -125,14 +146,22 @@ export function createEdgeNode(parts: EdgeParts, settings: EdgeSettings = {}): E
     service: workflows, clock: parts.clock, maxBodyBytes, limits: edgeProtocolLimits(settings.protocolLimits, maxBodyBytes),
     ...(parts.readBody ? { readBody: parts.readBody } : {}),
     context: (c) => {
-      const ctx = readRequestContext((h) => c.req.header(h), parts.clock.now(), parts.random);
-      return { receivedAt: ctx.receivedAt, traceparent: formatTraceparent(ctx.span), ...(ctx.deadlineMs !== undefined ? { deadlineMs: ctx.deadlineMs } : {}) };
+      // With keys the tenant is the verified key's (edge/tenants), never the header's.
+      const principal = principalOf(c);
+      const ctx = readRequestContext((h) => c.req.header(h), parts.clock.now(), parts.random, principal ? { principal } : {});
+      // The answer names the run's span and id, as every other inference answer does; an error
+      // answer too (the app's error handler reads the context from here).
+      (c as unknown as { set(key: 'ctx', value: typeof ctx): void }).set('ctx', ctx);
+      c.header('x-request-id', ctx.requestId);
+      c.header('traceparent', formatTraceparent(ctx.span));
+      return { receivedAt: ctx.receivedAt, ...traceArgs(ctx, c.req.header('traceparent')), ...(ctx.deadlineMs !== undefined ? { deadlineMs: ctx.deadlineMs } : {}) };
     },
   }));
   app.route('/v1/workflows', workflowRoutes({
     store: workflows.deployingStore(), models: workflows.models, clock: parts.wallClock ?? { now: () => Date.now() }, maxBodyBytes: Math.min(maxBodyBytes, 1024 * 1024),
     ...(parts.readBody ? { readBody: parts.readBody } : {}),
-    ...(parts.log ? { audit: (e) => parts.log!({ ...e }) } : {}),
+    // The audit log writes each deploy and delete to the log as { event: 'audit', ... }.
+    auditLog: security.audit,
   }));
   return {
     app: app as unknown as Hono, service, catalog, cache, metrics, estimates, cloud: parts.cloud, workflows,

@@ -17,6 +17,7 @@ import { CloudLink } from './cloud-link.js';
 import type { CloudRunRequest, CloudRunResult, CloudTransport, LinkStatus } from './cloud-transport.js';
 import { cloudUrlList, edgeSettingsFromEnv, resolveEdgeConfig } from './config.js';
 import { FetchUpgradeSocket } from './workerd-socket.js';
+import { linkTokenProvider } from '../shared/auth/link-token.js';
 
 /** What `run` answers over RPC. */
 export type LinkRunReply =
@@ -43,7 +44,10 @@ export class CloudLinkObject extends DurableObject<Record<string, unknown>> {
       }
       this.link = new CloudLink({
         url: urls[0]!,
-        ...(config.cloudToken !== undefined ? { token: config.cloudToken } : {}),
+        // A rotating token minted per connect from CLEAVE_CLOUD_SECRET, else the static CLEAVE_CLOUD_TOKEN (docs/security.md).
+        ...(config.cloudSecret !== undefined
+          ? { tokenProvider: linkTokenProvider({ secret: config.cloudSecret, edgeId: config.edgeId ?? 'edge', wallClock: { now: () => Date.now() } }) }
+          : config.cloudToken !== undefined ? { token: config.cloudToken } : {}),
         connect: (url, token) => new FetchUpgradeSocket(url, token),
         clock: systemClock, timers: systemTimers, random: Math.random,
         client: 'cleave-edge-worker/0.1.0',

@@ -29,6 +29,17 @@ export interface ModelCatalogOptions {
   readonly backend: InferenceBackend;
   /** Defaults for every load; an entry's own loadOptions win. Default: one intra-op thread. */
   readonly loadOptions?: LoadOptions;
+  /** Told when an edge model's session is loaded, fails to load, or is released (the audit log); default none. */
+  readonly onEvent?: (e: CatalogEvent) => void;
+}
+
+/** A change of an edge model's session. */
+export interface CatalogEvent {
+  readonly type: 'load' | 'load-failed' | 'unload';
+  readonly model: string;
+  readonly version: number;
+  /** Why a load failed. */
+  readonly error?: string;
 }
 
 /** True when two contracts take and give the same tensors (names, dtypes, shapes). */
@@ -111,9 +122,16 @@ export class ModelCatalog {
       const load = bytes().then((b) => this.opts.backend.load(b, { intraOpThreads: 1, ...this.opts.loadOptions, ...entry.loadOptions }));
       // A failed load is not remembered: the next request tries again (a transient read error should not stick).
       // The identity checks keep a load that close() already dropped from touching a newer one.
+      const ev = { model: entry.name, version: entry.version };
       load.then(
-        () => { if (this.sessions.get(key) === load) this.loaded.add(key); },
-        () => { if (this.sessions.get(key) === load) this.sessions.delete(key); },
+        () => {
+          if (this.sessions.get(key) === load) this.loaded.add(key);
+          this.opts.onEvent?.({ type: 'load', ...ev });
+        },
+        (e: unknown) => {
+          if (this.sessions.get(key) === load) this.sessions.delete(key);
+          this.opts.onEvent?.({ type: 'load-failed', ...ev, error: e instanceof Error ? e.message : String(e) });
+        },
       );
       this.sessions.set(key, load);
       s = load;
@@ -133,10 +151,16 @@ export class ModelCatalog {
 
   /** Releases every loaded session. */
   async close(): Promise<void> {
-    const all = [...this.sessions.values()];
+    const all = [...this.sessions.entries()];
     this.sessions.clear();
     this.loaded.clear();
-    await Promise.all(all.map(async (s) => (await s.catch(() => undefined))?.dispose()));
+    await Promise.all(all.map(async ([key, s]) => {
+      const loaded = await s.catch(() => undefined);
+      if (!loaded) return;
+      await loaded.dispose();
+      const at = key.lastIndexOf('@');
+      this.opts.onEvent?.({ type: 'unload', model: key.slice(0, at), version: Number(key.slice(at + 1)) });
+    }));
   }
 
   private add(e: CatalogEntry): void {

@@ -33,6 +33,12 @@ import type { TensorSpec } from '../shared/protocol/frames.js';
 import { WorkflowFileStore } from './workflow-file-store.js';
 import { zooSampleInputs } from '../shared/zoo/samples/index.js';
 import { EVALUATION_SEED } from '../shared/zoo/build.js';
+import { linkTokenProvider } from '../shared/auth/link-token.js';
+import { createEdgeSecurity, keyFileFromText } from './tenants/edge-security.js';
+import type { Rejection } from './tenants/tenant-guard.js';
+import { parseKeyFile, type KeyFile } from './tenants/key-file.js';
+import { maskedLog } from './tenants/log-masker.js';
+import { parse as parseYaml } from 'yaml';
 
 export interface EdgeServer {
   readonly port: number;
@@ -66,13 +72,30 @@ const nodeBodyReader: BodyReader = async (c, maxBytes) => {
   return joinChunks(chunks, total);
 };
 
+/** Edge id in link tokens when the edgeId setting is unset. */
+const DEFAULT_EDGE_ID = 'edge';
+
+/** The key file at `path`; CLEAVE_E_NOT_FOUND naming it when it cannot be read, CLEAVE_E_BAD_ARGUMENT when it is not valid. */
+async function readKeyFile(path: string): Promise<KeyFile> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new CleaveError('CLEAVE_E_NOT_FOUND', `cannot read key file ${path} (apiKeysFile): ${(e as Error).message}`, { path });
+  }
+  // No aliases: a key file has no use for them, and they are how YAML bombs are built.
+  return parseKeyFile(text, path, { yaml: (t) => parseYaml(t, { maxAliasCount: 0 }) });
+}
+
 /** Zoo shapes name symbolic dims ('N'); the contracts write -1 for them. */
 function zooSpecs(list: readonly { name: string; dtype: DType; shape: readonly (number | string)[] }[]): TensorSpec[] {
   return list.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape.map((d) => (typeof d === 'number' ? d : -1)) }));
 }
 
 export async function startEdgeServer(config: EdgeConfig, hooks: { log?: (event: Record<string, unknown>) => void; processMetrics?: boolean; drainMs?: number } = {}): Promise<EdgeServer> {
-  const log = hooks.log;
+  // Every event is masked before it is written (logMask), audit entries included.
+  const log = maskedLog(hooks.log, config.logMask ?? []);
+  const keys = config.apiKeysFile !== undefined ? await readKeyFile(config.apiKeysFile) : keyFileFromText(config.apiKeys);
   const dir = config.models ?? DEFAULT_ZOO_DIR;
   const manifest = config.models === undefined ? await ensureZoo(dir) : await readManifest(dir);
   if (!manifest) {
@@ -84,7 +107,11 @@ export async function startEdgeServer(config: EdgeConfig, hooks: { log?: (event:
   // Benchmarks emulate a weaker edge device this way (never on by default).
   const backend = config.emulateSlowdown > 1 ? slowedBackend(chosen, config.emulateSlowdown, systemClock, systemTimers) : chosen;
   const cloudLink = (url: string): CloudTransport => nodeCloudLink({
-    url, ...(config.cloudToken !== undefined ? { token: config.cloudToken } : {}), client: 'cleave-edge/0.1.0', ...(log ? { log } : {}),
+    url, client: 'cleave-edge/0.1.0', ...(log ? { log } : {}),
+    // A rotating token minted per connect from cloudSecret, else the static cloudToken (docs/security.md).
+    ...(config.cloudSecret !== undefined
+      ? { tokenProvider: linkTokenProvider({ secret: config.cloudSecret, edgeId: config.edgeId ?? DEFAULT_EDGE_ID, wallClock: { now: () => Date.now() } }) }
+      : config.cloudToken !== undefined ? { token: config.cloudToken } : {}),
     // Heartbeat round trips are RTT samples for the router, on top of those its own traffic gives.
     onRtt: (ms) => estimates.link.observeRtt(ms),
   }).start();
@@ -118,15 +145,23 @@ export async function startEdgeServer(config: EdgeConfig, hooks: { log?: (event:
       name: m.name, version: m.version, bytes: () => readModel(m.file), samples: () => zooSampleInputs(m.name, 32, EVALUATION_SEED),
       inputs: zooSpecs(m.inputs), outputs: zooSpecs(m.outputs),
     }));
+  let rejections: ((r: Rejection) => void) | undefined;
   const node = createEdgeNode({
     backend, splittable, ...(workflowStore ? { workflowStore } : {}),
     models: zooCatalogEntries(manifest, { bytesOf: (file) => readFile(join(dir, file)).then((b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength)), cloud: config.cloudUrl !== undefined }),
     cloud, estimates, clock: systemClock, timers: systemTimers, random: pooledRandomBytes(), digest: nodeSha256,
+    security: createEdgeSecurity({
+      ...(keys ? { keys } : {}), clock: systemClock, digest: nodeSha256,
+      // The guard exists before the node (and its metrics) do: bound late, counted once both exist.
+      onReject: (r) => rejections?.(r),
+      ...(log ? { log } : {}),
+    }),
     upgradeWebSocket, readBody: nodeBodyReader, processMetrics: hooks.processMetrics ?? true,
     // Readiness turns 503 while draining, so a load balancer stops sending before the port closes.
     isReady: () => !draining && (warmed || !config.warm),
     ...(log ? { log } : {}),
   }, config);
+  rejections = (r) => node.metrics.rejected(r.reason, r.tenant);
   outer.route('/', node.app);
 
   const server: ServerType = await new Promise((resolve) => {
@@ -136,7 +171,7 @@ export async function startEdgeServer(config: EdgeConfig, hooks: { log?: (event:
   const port = (server.address() as AddressInfo).port;
   const ready = config.warm ? node.catalog.warm().then(() => { warmed = true; }) : Promise.resolve();
   ready.catch((e: unknown) => log?.({ event: 'warm-failed', message: (e as Error).message }));
-  log?.({ event: 'edge-listening', port, backend: backend.name, cloud: cloud.status().url ?? 'none' });
+  log?.({ event: 'edge-listening', port, backend: backend.name, cloud: cloud.status().url ?? 'none', auth: keys ? `api keys (${keys.tenants.length} tenants)` : 'open' });
 
   let closing: Promise<void> | undefined;
   /** Longest wait for requests in flight on close, ms. */

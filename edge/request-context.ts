@@ -1,7 +1,8 @@
 /**
  * What every edge request carries besides its body, read from headers once: the request id, the
  * trace span the edge opens (child of the client's `traceparent`, or a new trace), the tenant that
- * scopes the cache, the cache mode and the deadline. And the headers every answer carries back:
+ * scopes the cache (the API key's tenant when keys are configured, else `x-cleave-tenant`), the
+ * cache mode and the deadline. And the headers every answer carries back:
  * `Server-Timing` with its segments, `x-request-id`, `traceparent`, `x-cleave-cache`,
  * `x-cleave-served-by`, `x-cleave-degraded`. Runtime-neutral.
  */
@@ -33,7 +34,10 @@ export interface RequestContext {
   readonly requestId: string;
   /** The edge's span for this request; its traceparent goes to the cloud and back to the client. */
   readonly span: TraceContext;
+  /** The verified key's tenant when keys are configured; else `x-cleave-tenant`, or `default`. Label metrics with this. */
   readonly tenant: string;
+  /** The API key that authenticated the request, when keys are configured. */
+  readonly keyId?: string;
   /** From `x-cleave-cache`, else `Cache-Control` (no-store: bypass, no-cache: refresh), else default. */
   readonly cache: CacheMode;
   /** From `x-cleave-deadline-ms`, when given. */
@@ -44,11 +48,20 @@ export interface RequestContext {
   readonly receivedAt: number;
 }
 
+/** What an earlier middleware already knows about a request. */
+export interface KnownRequest {
+  /** The verified key's tenant and id (edge/tenants): the tenant comes from here, never from the header. */
+  readonly principal?: { readonly tenant: string; readonly keyId: string };
+  /** The request id and span already given out (so one request has one id in every log line and answer). */
+  readonly identity?: Pick<RequestContext, 'requestId' | 'span'>;
+}
+
 /** Reads a request's context. Throws CLEAVE_E_BAD_ARGUMENT naming a malformed header. */
-export function readRequestContext(header: (name: string) => string | undefined, receivedAt: number, random: RandomBytes): RequestContext {
-  const id = requestId(header(HEADERS.requestId), random);
-  const span = childSpan(parseTraceparent(header(HEADERS.traceparent)), random);
-  const tenantRaw = header(HEADERS.tenant);
+export function readRequestContext(header: (name: string) => string | undefined, receivedAt: number, random: RandomBytes, known: KnownRequest = {}): RequestContext {
+  const id = known.identity?.requestId ?? requestId(header(HEADERS.requestId), random);
+  const span = known.identity?.span ?? childSpan(parseTraceparent(header(HEADERS.traceparent)), random);
+  // With a principal the header was already checked against the key's tenant (edge/tenants/tenant-guard.ts).
+  const tenantRaw = known.principal ? known.principal.tenant : header(HEADERS.tenant);
   if (tenantRaw !== undefined && !TENANT_RE.test(tenantRaw)) {
     throw new CleaveError('CLEAVE_E_BAD_ARGUMENT', `header ${HEADERS.tenant} must be 1 to 64 characters of A-Z a-z 0-9 . _ -, got ${JSON.stringify(tenantRaw.slice(0, 80))}`, { field: HEADERS.tenant });
   }
@@ -69,6 +82,7 @@ export function readRequestContext(header: (name: string) => string | undefined,
     ...(placementRaw !== undefined ? { placement: placementRaw as PlacementPolicy } : {}),
     span,
     tenant: tenantRaw ?? DEFAULT_TENANT,
+    ...(known.principal ? { keyId: known.principal.keyId } : {}),
     cache: cacheMode(header(HEADERS.cache), header('cache-control')),
     ...(deadlineMs !== undefined ? { deadlineMs } : {}),
     receivedAt,

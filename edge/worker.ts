@@ -19,6 +19,8 @@ import { DurableObjectTransport, type LinkObjectRpc } from './link-object.js';
 import { WORKER_MANIFEST, WORKER_MODEL_FILES } from './worker-models.js';
 import { zooCatalogEntries } from './zoo-catalog.js';
 import { workflowKvStoreFromEnv, type KvNamespaceLike } from './workflow-kv-store.js';
+import { createEdgeSecurity, keyFileFromText } from './tenants/edge-security.js';
+import type { Rejection } from './tenants/tenant-guard.js';
 
 export { CloudLinkObject } from './link-object.js';
 
@@ -39,6 +41,8 @@ function edgeFor(env: WorkerEnv, colo: string): EdgeNode {
   const ns = env.CLOUD_LINK;
   const cloud = config.cloudUrl !== undefined && ns ? new DurableObjectTransport(() => ns.get(ns.idFromName(colo))) : NO_CLOUD;
   const workflowStore = workflowKvStoreFromEnv(env);
+  const keys = keyFileFromText(config.apiKeys);
+  let rejections: ((r: Rejection) => void) | undefined;
   node = createEdgeNode({
     backend: workerdOrtBackend(),
     models: zooCatalogEntries(WORKER_MANIFEST, {
@@ -50,10 +54,18 @@ function edgeFor(env: WorkerEnv, colo: string): EdgeNode {
       cloud: cloud !== NO_CLOUD,
     }),
     cloud, clock: systemClock, timers: systemTimers, random: pooledRandomBytes(), digest: webCryptoSha256,
+    // Tenant keys come from the CLEAVE_API_KEYS secret (the key file's JSON); none = an open edge.
+    security: createEdgeSecurity({
+      ...(keys ? { keys } : {}), clock: systemClock, digest: webCryptoSha256,
+      // The guard exists before the node (and its metrics) do: bound late, counted once both exist.
+      onReject: (r) => rejections?.(r),
+    }),
     upgradeWebSocket: upgradeWebSocket as unknown as UpgradeWebSocket,
     // Deployed workflows live in the WORKFLOWS KV namespace when it is bound, else in this isolate only.
     ...(workflowStore ? { workflowStore } : {}),
   }, config);
+  const metrics = node.metrics;
+  rejections = (r) => metrics.rejected(r.reason, r.tenant);
   return node;
 }
 

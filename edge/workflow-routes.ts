@@ -15,6 +15,10 @@
  * over the parent's. A document with problems is 400 CLEAVE_E_WORKFLOW_INVALID whose
  * `detail.problems` lists every problem as `{ at, message }`.
  *
+ * Every deploy and delete, refused ones too, goes to the audit log when one is given (`auditLog`)
+ * with the tenant and key of the request (edge/tenants); with keys configured both need the
+ * `admin` scope, which the app's guard checks before these handlers run.
+ *
  * Limits: the body is at most `maxBodyBytes` (413 CLEAVE_E_TOO_LARGE, refused on a declared
  * Content-Length before reading); replicas 1..64 (MAX_WORKFLOW_REPLICAS); the store's own
  * limits (shared/workflow/store.ts) on workflows and versions. `/:name/infer` and `/:name/plan`
@@ -30,6 +34,9 @@ import type { StoredWorkflow, WorkflowStore } from '../shared/workflow/store.js'
 import { checkWorkflowName } from '../shared/workflow/store.js';
 import { findWorkflowProblems, problemsError, type ModelLookup } from '../shared/workflow/validate.js';
 import { mediaType, webBodyReader, type BodyReader } from './body-reader.js';
+import { DEFAULT_TENANT, type RequestContext } from './request-context.js';
+import type { AuditLog, AuditRecord } from './tenants/audit-log.js';
+import { principalOf } from './tenants/http-guard.js';
 
 /** Where the lead mounts these routes; `Location` headers point under it. */
 export const WORKFLOWS_PATH = '/v1/workflows';
@@ -67,6 +74,8 @@ export interface WorkflowRoutesDeps {
   readonly readBody?: BodyReader;
   /** Told about every deploy and delete; default none. */
   readonly audit?: (event: WorkflowAuditEvent) => void;
+  /** Records every deploy and delete, refused ones included, with who asked; default none. */
+  readonly auditLog?: AuditLog;
 }
 
 /** The workflow API as a Hono sub-app (see the module comment). */
@@ -76,33 +85,62 @@ export function workflowRoutes(deps: WorkflowRoutesDeps): Hono {
   const readBody = deps.readBody ?? webBodyReader;
   const audit = deps.audit ?? (() => undefined);
 
+  /** Appends to the audit log: `run`'s outcome, or its error's code (then rethrows it). */
+  const audited = async <T>(c: Context, action: 'workflow.deploy' | 'workflow.delete', target: () => string, run: () => Promise<{ result: T; detail?: AuditRecord['detail'] }>): Promise<T> => {
+    const log = deps.auditLog;
+    if (!log) return (await run()).result;
+    const p = principalOf(c);
+    const vars = c as unknown as { get(key: string): unknown };
+    const requestId = ((vars.get('ctx') ?? vars.get('id')) as Pick<RequestContext, 'requestId'> | undefined)?.requestId;
+    const who = { tenant: p?.tenant ?? DEFAULT_TENANT, ...(p ? { keyId: p.keyId } : {}), ...(requestId !== undefined ? { requestId } : {}) };
+    try {
+      const { result, detail } = await run();
+      log.append({ ...who, action, target: target(), outcome: 'ok', ...(detail ? { detail } : {}) });
+      return result;
+    } catch (e) {
+      log.append({ ...who, action, target: target(), outcome: 'error', code: e instanceof CleaveError ? e.code : 'CLEAVE_E_INTERNAL' });
+      throw e;
+    }
+  };
+
   app.post('/', async (c) => {
-    const contentType = mediaType(c.req.header('content-type'));
-    if (contentType !== JSON_CONTENT_TYPE) {
-      throw new CleaveError('CLEAVE_E_MEDIA_TYPE', `content type ${JSON.stringify(contentType ?? '(none)')} is not read here; send the workflow document as ${JSON_CONTENT_TYPE}`, { field: 'content-type' });
-    }
-    const replicas = parseReplicas(c.req.query('replicas'));
-    const body = await readBody(c, deps.maxBodyBytes);
-    // The KServe reader gives the same messages as inference bodies: bad UTF-8, bad JSON with its position, not an object.
-    const { json: doc } = splitBody(body, undefined, { ...DEFAULT_KSERVE_LIMITS, maxBodyBytes: deps.maxBodyBytes }, 'workflow document');
-    const problems = findWorkflowProblems(doc, models);
-    if (problems.length > 0) {
-      throw new CleaveError('CLEAVE_E_WORKFLOW_INVALID', problemsError(doc, problems).message, {
-        problems: problems.map((p) => ({ at: p.at, message: p.message })),
+    // The document's name once it is known, for the audit entry of a refused deploy.
+    let name = '?';
+    let version: number | undefined;
+    return audited(c, 'workflow.deploy', () => `workflow/${name}${version !== undefined ? `@${version}` : ''}`, async () => {
+      const contentType = mediaType(c.req.header('content-type'));
+      if (contentType !== JSON_CONTENT_TYPE) {
+        throw new CleaveError('CLEAVE_E_MEDIA_TYPE', `content type ${JSON.stringify(contentType ?? '(none)')} is not read here; send the workflow document as ${JSON_CONTENT_TYPE}`, { field: 'content-type' });
+      }
+      const replicas = parseReplicas(c.req.query('replicas'));
+      const body = await readBody(c, deps.maxBodyBytes);
+      // The KServe reader gives the same messages as inference bodies: bad UTF-8, bad JSON with its position, not an object.
+      const { json: doc } = splitBody(body, undefined, { ...DEFAULT_KSERVE_LIMITS, maxBodyBytes: deps.maxBodyBytes }, 'workflow document');
+      const docName = (doc as { name?: unknown } | null)?.name;
+      if (typeof docName === 'string') name = docName.slice(0, 64);
+      const problems = findWorkflowProblems(doc, models);
+      if (problems.length > 0) {
+        throw new CleaveError('CLEAVE_E_WORKFLOW_INVALID', problemsError(doc, problems).message, {
+          problems: problems.map((p) => ({ at: p.at, message: p.message })),
+        });
+      }
+      // findWorkflowProblems found none, so the shape parses.
+      const def = WorkflowSchema.parse(doc);
+      const stored = await store.put(def, { deployedAt: clock.now(), ...(replicas !== undefined ? { replicas } : {}) });
+      audit({
+        event: 'workflow.deploy', name: stored.name, version: stored.version, digest: stored.digest, unchanged: stored.unchanged, at: clock.now(),
+        ...(stored.replicas !== undefined ? { replicas: stored.replicas } : {}),
       });
-    }
-    // findWorkflowProblems found none, so the shape parses.
-    const def = WorkflowSchema.parse(doc);
-    const stored = await store.put(def, { deployedAt: clock.now(), ...(replicas !== undefined ? { replicas } : {}) });
-    audit({
-      event: 'workflow.deploy', name: stored.name, version: stored.version, digest: stored.digest, unchanged: stored.unchanged, at: clock.now(),
-      ...(stored.replicas !== undefined ? { replicas: stored.replicas } : {}),
+      version = stored.version;
+      c.header('location', `${WORKFLOWS_PATH}/${stored.name}?version=${stored.version}`);
+      return {
+        result: c.json({
+          name: stored.name, version: stored.version, digest: stored.digest, unchanged: stored.unchanged,
+          ...(stored.replicas !== undefined ? { replicas: stored.replicas } : {}),
+        }, stored.unchanged ? 200 : 201),
+        detail: { digest: stored.digest, unchanged: stored.unchanged, ...(stored.replicas !== undefined ? { replicas: stored.replicas } : {}) },
+      };
     });
-    c.header('location', `${WORKFLOWS_PATH}/${stored.name}?version=${stored.version}`);
-    return c.json({
-      name: stored.name, version: stored.version, digest: stored.digest, unchanged: stored.unchanged,
-      ...(stored.replicas !== undefined ? { replicas: stored.replicas } : {}),
-    }, stored.unchanged ? 200 : 201);
   });
 
   app.get('/', async (c) => c.json({ workflows: await store.list() }));
@@ -113,11 +151,15 @@ export function workflowRoutes(deps: WorkflowRoutesDeps): Hono {
   });
 
   app.delete('/:name', async (c) => {
-    const { name, version } = target(c);
-    // The same 404 as GET, naming the known names or versions.
-    if (!(await store.delete(name, version))) await found(name, version);
-    audit({ event: 'workflow.delete', name, at: clock.now(), ...(version !== undefined ? { version } : {}) });
-    return c.body(null, 204);
+    const raw = c.req.param('name') ?? '';
+    const v = c.req.query('version');
+    return audited(c, 'workflow.delete', () => `workflow/${raw.slice(0, 64)}${v !== undefined ? `@${v.slice(0, 12)}` : ''}`, async () => {
+      const { name, version } = target(c);
+      // The same 404 as GET, naming the known names or versions.
+      if (!(await store.delete(name, version))) await found(name, version);
+      audit({ event: 'workflow.delete', name, at: clock.now(), ...(version !== undefined ? { version } : {}) });
+      return { result: c.body(null, 204) };
+    });
   });
 
   /** The record, or CLEAVE_E_NOT_FOUND naming what is there instead. */

@@ -40,6 +40,9 @@ export const ERROR_CODES = {
   CLEAVE_E_UNAVAILABLE: { http: 503, wsClose: 1001, summary: 'the server or model is not ready, shutting down, or unreachable' },
   CLEAVE_E_MEDIA_TYPE: { http: 415, wsClose: 1003, summary: 'a request body has a content type the endpoint does not read' },
   CLEAVE_E_WORKFLOW_INVALID: { http: 400, wsClose: 1007, summary: 'a workflow document has problems; detail.problems lists every one as { at, message }' },
+  CLEAVE_E_PLUGIN_INVALID: { http: 400, wsClose: 1008, summary: 'a plugin manifest or module has problems; detail.problems lists every one as { at, value, message }' },
+  CLEAVE_E_FORBIDDEN: { http: 403, wsClose: 4403, summary: 'the credentials are valid but do not allow this: a missing scope, or a tenant header naming another tenant' },
+  CLEAVE_E_RATE_LIMITED: { http: 429, wsClose: 4429, summary: 'a tenant is over its rate limit or concurrency quota; retry after detail.retryAfterS seconds' },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 /** One of the stable error code strings. */

@@ -427,6 +427,29 @@ describe('bodies and limits', () => {
   });
 });
 
+describe('CORS', () => {
+  it('sends no CORS headers unless origins are configured', async () => {
+    const res = await get(makeNode(), '/v2/health/live', { origin: 'https://app.example.com' });
+    expect(res.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  it('answers a preflight for a configured origin and exposes the answer headers a client reads', async () => {
+    const node = makeNode({ settings: { corsOrigins: ['https://app.example.com'] } });
+    const pre = await node.app.request('/v1/models/mlp-small/infer', {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type,x-cleave-deadline-ms' },
+    });
+    expect(pre.status).toBe(204);
+    expect(pre.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
+    expect(pre.headers.get('access-control-allow-headers')).toContain('x-cleave-deadline-ms');
+    const res = await post(node, '/v2/models/mlp-small/infer', kserveMlp(), { origin: 'https://app.example.com' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('access-control-expose-headers')).toContain('server-timing');
+    const other = await get(node, '/v2/health/live', { origin: 'https://evil.example.net' });
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+  });
+});
+
 describe('other routes', () => {
   it('an unknown route is 404 JSON with a code', async () => {
     const node = makeNode();

@@ -11,7 +11,7 @@ describe('resolveEdgeConfig', () => {
     expect(c).toEqual({
       port: 8787, host: '127.0.0.1', backend: 'auto',
       cacheBytes: 64 * 1024 * 1024, cacheTtlMs: 60_000, maxBodyBytes: 16 * 1024 * 1024,
-      defaultDeadlineMs: 30_000, maxDeadlineMs: 300_000, warm: true, log: true, emulateSlowdown: 1,
+      defaultDeadlineMs: 30_000, maxDeadlineMs: 300_000, warm: true, log: true, emulateSlowdown: 1, corsOrigins: [],
     });
     expect('cloudUrl' in c).toBe(false);
     expect('cloudToken' in c).toBe(false);
@@ -22,17 +22,19 @@ describe('resolveEdgeConfig', () => {
     const c = resolveEdgeConfig({
       port: '0', host: '0.0.0.0', cloudUrl: 'wss://cloud.example:9000/v1/ws', cloudToken: 's3cret', models: '/srv/models',
       backend: 'onnxruntime-web', cacheBytes: '8MiB', cacheTtlMs: '0', maxBodyBytes: '1048576',
-      defaultDeadlineMs: '500', maxDeadlineMs: '2000', warm: 'off', log: 'no', workflowsDir: '/srv/workflows', emulateSlowdown: '4',
+      defaultDeadlineMs: '500', maxDeadlineMs: '2000', warm: 'off', log: 'no', workflowsDir: '/srv/workflows', emulateSlowdown: '4', corsOrigins: 'https://a.example.com, http://localhost:5173',
     });
     expect(c).toEqual({
       port: 0, host: '0.0.0.0', cloudUrl: 'wss://cloud.example:9000/v1/ws', cloudToken: 's3cret', models: '/srv/models',
       backend: 'onnxruntime-web', cacheBytes: 8 * 1024 * 1024, cacheTtlMs: 0, maxBodyBytes: 1_048_576,
-      defaultDeadlineMs: 500, maxDeadlineMs: 2000, warm: false, log: false, workflowsDir: '/srv/workflows', emulateSlowdown: 4,
+      defaultDeadlineMs: 500, maxDeadlineMs: 2000, warm: false, log: false, workflowsDir: '/srv/workflows', emulateSlowdown: 4, corsOrigins: ['https://a.example.com', 'http://localhost:5173'],
     });
   });
 
   it('refuses an emulated slowdown below 1, naming the setting', () => {
     expect(() => resolveEdgeConfig({ emulateSlowdown: '0' })).toThrow(/emulateSlowdown/);
+    expect(() => resolveEdgeConfig({ corsOrigins: 'https://a.example.com/' })).toThrow(/corsOrigins.*"https:\/\/a.example.com\/" is not an origin/);
+    expect(() => resolveEdgeConfig({ corsOrigins: '*,https://a.example.com' })).toThrow(/cannot be mixed/);
   });
 
   it('flags win over the environment; unset flags leave the environment alone', () => {
