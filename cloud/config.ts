@@ -4,6 +4,7 @@
  */
 import { bad, bool, bytes, int, str } from '../shared/settings.js';
 import { DEFAULT_LIMITS } from '../shared/protocol/constants.js';
+import { MIN_LINK_SECRET_LENGTH } from '../shared/auth/link-token.js';
 
 export type DeviceChoice = 'auto' | 'cuda' | 'cpu';
 
@@ -19,6 +20,12 @@ export interface CloudConfig {
   readonly device: DeviceChoice;
   /** Accepted tokens; empty = no auth (env CLEAVE_TOKENS, comma-separated, or CLEAVE_TOKEN). */
   readonly tokens: readonly string[];
+  /**
+   * Secrets edges mint rotating link tokens from (shared/auth/link-token.ts), current first, then
+   * the previous one while a rotation is under way; each at least 16 characters. Any set turns
+   * auth on, beside `tokens` (env CLEAVE_LINK_SECRETS, comma-separated). docs/security.md.
+   */
+  readonly linkSecrets: readonly string[];
   /** Max batch size for models whose config sets none (env CLEAVE_MAX_BATCH_SIZE). Default 32. */
   readonly maxBatchSize: number;
   /** Overrides every model's max queue delay when set, ms (env CLEAVE_MAX_QUEUE_DELAY_MS). */
@@ -51,6 +58,15 @@ export interface CloudConfig {
    * loaded on first use (cloud/repository/split-source.ts). Default true (env CLEAVE_SPLIT_TAILS=off).
    */
   readonly splitTails: boolean;
+  /**
+   * Model store to serve models from (env CLEAVE_MODEL_STORE): a folder path, `file:` URL or
+   * `s3://bucket/prefix[?endpoint=&region=&addressing=]`, or a plugin's protocol. Its Triton-style
+   * objects are synced into `repository` (default: a folder under the OS temp dir) and served
+   * from there (docs/plugins.md). Unset: the repository folder or the zoo, as before.
+   */
+  readonly modelStore?: string;
+  /** Folders of plugins (or plugin folders) to load at start (env CLEAVE_PLUGIN_DIRS, comma-separated). Default none. */
+  readonly pluginDirs: readonly string[];
 }
 
 export const DEFAULT_CLOUD_CONFIG: CloudConfig = {
@@ -58,6 +74,7 @@ export const DEFAULT_CLOUD_CONFIG: CloudConfig = {
   host: '127.0.0.1',
   device: 'auto',
   tokens: [],
+  linkSecrets: [],
   maxBatchSize: 32,
   batching: true,
   memoryBudgetBytes: 0,
@@ -70,6 +87,7 @@ export const DEFAULT_CLOUD_CONFIG: CloudConfig = {
   inferenceWorkers: true,
   log: true,
   splitTails: true,
+  pluginDirs: [],
 };
 
 /** Raw settings as strings, from env or flags. */
@@ -80,8 +98,8 @@ const ENV: Record<string, keyof CloudConfig> = {
   CLEAVE_MAX_BATCH_SIZE: 'maxBatchSize', CLEAVE_MAX_QUEUE_DELAY_MS: 'maxQueueDelayMs', CLEAVE_BATCHING: 'batching',
   CLEAVE_MEMORY_BUDGET: 'memoryBudgetBytes', CLEAVE_MAX_FRAME_BYTES: 'maxFrameBytes', CLEAVE_MAX_STREAMS: 'maxStreams',
   CLEAVE_MAX_BODY_BYTES: 'maxBodyBytes', CLEAVE_LOAD_INTERVAL_MS: 'loadIntervalMs', CLEAVE_DRAIN_TIMEOUT_MS: 'drainTimeoutMs',
-  CLEAVE_INTRA_OP_THREADS: 'intraOpThreads', CLEAVE_INFERENCE_WORKERS: 'inferenceWorkers', CLEAVE_LOG: 'log',
-  CLEAVE_SPLIT_TAILS: 'splitTails',
+  CLEAVE_INTRA_OP_THREADS: 'intraOpThreads', CLEAVE_INFERENCE_WORKERS: 'inferenceWorkers', CLEAVE_LOG: 'log', CLEAVE_LINK_SECRETS: 'linkSecrets',
+  CLEAVE_SPLIT_TAILS: 'splitTails', CLEAVE_MODEL_STORE: 'modelStore', CLEAVE_PLUGIN_DIRS: 'pluginDirs',
 };
 
 /** Settings found in `env`. */
@@ -108,6 +126,7 @@ export function resolveCloudConfig(env: RawCloudSettings, flags: RawCloudSetting
     ...(repository !== undefined ? { repository } : {}),
     device: device as DeviceChoice,
     tokens: (str(raw.tokens) ?? '').split(',').map((t) => t.trim()).filter(Boolean),
+    linkSecrets: linkSecretList(str(raw.linkSecrets)),
     maxBatchSize: int(raw.maxBatchSize, 'maxBatchSize', 1, 4096) ?? d.maxBatchSize,
     ...(maxQueueDelayMs !== undefined ? { maxQueueDelayMs } : {}),
     batching: bool(raw.batching, 'batching') ?? d.batching,
@@ -121,5 +140,27 @@ export function resolveCloudConfig(env: RawCloudSettings, flags: RawCloudSetting
     inferenceWorkers: bool(raw.inferenceWorkers, 'inferenceWorkers') ?? d.inferenceWorkers,
     log: bool(raw.log, 'log') ?? d.log,
     splitTails: bool(raw.splitTails, 'splitTails') ?? d.splitTails,
+    ...modelStoreSettings(raw),
   };
+}
+
+/** `modelStore` and `pluginDirs`, validated: a store location is non-blank; plugin folders are a comma-separated list. */
+function modelStoreSettings(raw: RawCloudSettings): { modelStore?: string; pluginDirs: readonly string[] } {
+  const store = raw.modelStore;
+  if (store !== undefined && (typeof store !== 'string' || store.trim() === '')) {
+    bad('modelStore', store, 'a folder path or a URL such as s3://bucket/prefix');
+  }
+  const dirs = raw.pluginDirs;
+  if (dirs !== undefined && typeof dirs !== 'string') bad('pluginDirs', dirs, 'a comma-separated list of folders');
+  const pluginDirs = (dirs ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+  return { ...(typeof store === 'string' ? { modelStore: store.trim() } : {}), pluginDirs };
+}
+
+/** The linkSecrets setting as a list; each entry long enough (the message gives lengths, never a secret). */
+function linkSecretList(setting: string | undefined): string[] {
+  const list = (setting ?? '').split(',').map((t) => t.trim()).filter(Boolean);
+  list.forEach((secret, i) => {
+    if (secret.length < MIN_LINK_SECRET_LENGTH) bad('linkSecrets', `(entry ${i + 1}: ${secret.length} characters)`, `a comma-separated list of secrets of at least ${MIN_LINK_SECRET_LENGTH} characters each`);
+  });
+  return list;
 }

@@ -11,6 +11,7 @@ import { serve } from '@hono/node-server';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { nodeBackends } from '../cli/backends.js';
 import { ensureZoo, DEFAULT_ZOO_DIR } from '../cli/zoo-files.js';
+import { otelSpanRecorder } from '../shared/observability/otel-span-recorder.js';
 import { DEFAULT_LIMITS, type ProtocolLimits } from '../shared/protocol/constants.js';
 import { systemClock, systemTimers } from '../shared/time.js';
 import { createCloudApp } from './app.js';
@@ -23,6 +24,8 @@ import { FolderSource } from './repository/folder-source.js';
 import { ModelRepository } from './repository/model-lifecycle.js';
 import type { ModelSource } from './repository/model-source.js';
 import { SplitSource } from './repository/split-source.js';
+import { defaultStoreCacheDir, StoreSource } from './repository/store-source.js';
+import { nodePluginRegistry } from './plugins/node-model-stores.js';
 import { ZooSource } from './repository/zoo-source.js';
 import { ServerSession, type SessionMetrics } from '../shared/protocol/server-session.js';
 import { createWorkerBackend } from './worker-backend.js';
@@ -63,7 +66,17 @@ export async function startCloudServer(config: CloudConfig, opts: CloudServerOpt
     ? createWorkerBackend({ providers: device.executionProviders })
     : (await nodeBackends()).get('onnxruntime-node');
   let source: ModelSource;
-  if (config.repository) {
+  // Plugins load (and are validated) at start even without a store that uses them: a broken one fails fast.
+  const stores = await nodePluginRegistry({ pluginDirs: config.pluginDirs });
+  for (const p of stores.plugins) log({ event: 'plugin', name: p.manifest.name, version: p.manifest.version, dir: p.dir });
+  if (config.modelStore) {
+    const store = await stores.registry.modelStoreFor(config.modelStore, { env: process.env });
+    source = new StoreSource(store, {
+      cacheDir: config.repository ?? defaultStoreCacheDir(config.modelStore), defaultMaxBatchSize: config.maxBatchSize,
+      warn: (m: string) => log({ event: 'warn', message: m }),
+      onSync: (r) => log({ event: 'model-store-sync', store: store.describe().location, fetched: r.fetched.length, removed: r.removed.length, unchanged: r.unchanged.length }),
+    });
+  } else if (config.repository) {
     source = new FolderSource(config.repository, { defaultMaxBatchSize: config.maxBatchSize, warn: (m: string) => log({ event: 'warn', message: m }) });
   } else {
     await ensureZoo();
@@ -89,15 +102,20 @@ export async function startCloudServer(config: CloudConfig, opts: CloudServerOpt
     },
   });
   await repository.refresh();
+  // One `request` line per inference only when something reads the log (the no-op sink would still build them).
+  const requestLog = opts.log ?? (config.log ? log : undefined);
   const service = new InferenceService({
     repository, metrics, clock: systemClock, timers: systemTimers,
+    // OpenTelemetry spans when the process registered an SDK (docs/observability.md); else free.
+    spans: otelSpanRecorder(),
+    ...(requestLog ? { log: requestLog } : {}),
     defaultMaxBatchSize: config.maxBatchSize,
     batchingOverride: {
       ...(config.batching ? {} : { maxBatchSize: 1 }),
       ...(config.maxQueueDelayMs !== undefined ? { maxQueueDelayMs: config.maxQueueDelayMs } : {}),
     },
   });
-  const auth = new TokenAuth(config.tokens);
+  const auth = new TokenAuth(config.tokens, { linkSecrets: config.linkSecrets });
   const limits: ProtocolLimits = { ...DEFAULT_LIMITS, maxFrameBytes: config.maxFrameBytes, maxStreams: config.maxStreams };
 
   let isReady = false;

@@ -6,6 +6,7 @@
  * A declared Content-Length over the limit is refused before a byte is read.
  */
 import type { Context } from 'hono';
+import { joinChunks, readBounded } from '../shared/bounded-read.js';
 import { CleaveError } from '../shared/errors.js';
 
 /** Reads the whole body of `c`'s request; CLEAVE_E_TOO_LARGE past `maxBytes`. */
@@ -26,37 +27,15 @@ export function checkDeclaredLength(header: string | undefined, maxBytes: number
   if (n > maxBytes) throw tooLarge(maxBytes);
 }
 
-/** Joins chunks into one buffer of exactly `total` bytes (no copy for a single chunk at offset 0). */
-export function joinChunks(chunks: readonly Uint8Array[], total: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
-}
+/** Joins chunks into one buffer (shared/bounded-read.ts); kept here for the Node entry's reader. */
+export { joinChunks };
 
 /** The runtime-neutral reader: the WHATWG body stream, counted as it arrives. */
 export const webBodyReader: BodyReader = async (c, maxBytes) => {
   checkDeclaredLength(c.req.header('content-length'), maxBytes);
-  const stream = c.req.raw.body;
-  if (!stream) return new Uint8Array(0);
-  const reader = stream.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel().catch(() => undefined);
-      throw tooLarge(maxBytes);
-    }
-    chunks.push(value);
-  }
-  return joinChunks(chunks, total);
+  const body = await readBounded(c.req.raw.body, maxBytes);
+  if (body === undefined) throw tooLarge(maxBytes);
+  return body;
 };
 
 /** The media type of a Content-Type header, lower-cased, without parameters; undefined when absent or empty. */
