@@ -14,6 +14,7 @@ import {
   type BuiltZooModel, type Manifest, type ManifestEntry, type ZooModelSpec, type ZooRunner,
 } from '../shared/zoo/index.js';
 import { nodeBackends } from './backends.js';
+import { createProgress, type Progress } from './progress.js';
 
 /** `models/` at the repository root (git-ignored). */
 export const DEFAULT_ZOO_DIR = fileURLToPath(new URL('../models/', import.meta.url));
@@ -120,6 +121,8 @@ export interface SyncZooOptions {
   runner?: ZooRunner;
   /** Called as each model is built (not for reused ones). */
   onBuilt?: (model: BuiltZooModel) => void;
+  /** Called once with the models about to be built (not called when everything is current). */
+  onPlan?: (names: readonly string[]) => void;
 }
 
 /** What `syncZoo` found and did. */
@@ -159,6 +162,7 @@ export async function syncZoo(opts: SyncZooOptions = {}): Promise<SyncZooResult>
   return withLock(dir, async () => {
     // Another process may have built them while this one waited for the lock.
     const { reused, todo, manifest } = opts.force ? first : await stale();
+    if (todo.length) opts.onPlan?.(todo.map((s) => s.name));
     const built = todo.length
       ? await buildZoo(opts.runner ?? nodeZooRunner(), { only: todo.map((s) => s.name), ...(opts.onBuilt ? { onBuilt: opts.onBuilt } : {}) })
       : [];
@@ -177,10 +181,24 @@ export async function syncZoo(opts: SyncZooOptions = {}): Promise<SyncZooResult>
 
 /**
  * Every zoo model current in `dir` (default `models/`), building what is missing or stale;
- * returns the manifest. Cheap when nothing changed: it reads and hashes the files.
+ * returns the manifest. Cheap when nothing changed: it reads and hashes the files. A build
+ * (tens of seconds) shows progress: a bar on a terminal, a line per model otherwise
+ * (cli/progress.ts); pass `progress` to send it elsewhere.
  */
-export async function ensureZoo(dir?: string): Promise<Manifest> {
-  return (await syncZoo(dir === undefined ? {} : { dir })).manifest;
+export async function ensureZoo(dir?: string, opts: { readonly progress?: Progress } = {}): Promise<Manifest> {
+  let progress: Progress | undefined;
+  try {
+    return (await syncZoo({
+      ...(dir === undefined ? {} : { dir }),
+      onPlan: (names) => {
+        progress = opts.progress ?? createProgress();
+        progress.start('building model zoo', names.length);
+      },
+      onBuilt: (m) => progress?.tick(`${m.name} ${Math.round(m.buildMs)} ms`),
+    })).manifest;
+  } finally {
+    progress?.stop();
+  }
 }
 
 /** Path of a zoo model's file, checking the manifest lists it. */

@@ -1,15 +1,22 @@
 /**
  * `cleave bench <suite>`: benchmarks that live in bench/ and print ratios against a baseline
- * measured in the same run. Each suite is a subcommand; the suite code stays in bench/.
+ * measured in the same run. Each suite is a subcommand; the suite code stays in bench/ and is
+ * loaded when its suite runs, so the rest of the CLI does not pay for it at start-up.
  */
 import type { Command } from 'commander';
-import { runBatchingBench } from '../../bench/batching.js';
-import { runCodecBench } from '../../bench/codec.js';
-import { runOnnxBench } from '../../bench/onnx.js';
 import { CleaveError } from '../../shared/errors.js';
+import { createProgress } from '../progress.js';
 
 export function registerBench(program: Command): void {
-  const bench = program.command('bench').description('run a benchmark suite (see: cleave bench --help)');
+  const bench = program.command('bench').description('run a benchmark suite (see: cleave bench --help)')
+    .addHelpText('after', `
+Each suite prints ratios against a baseline measured in the same run and writes raw JSON under
+bench/results/. On a terminal a progress line shows the elapsed time and the latest step.
+
+Examples:
+  cleave bench onnx --quick
+  cleave bench split --quick --families cnn
+  cleave bench load --rates 500,1000,2000 --duration 5`);
   bench
     .command('onnx')
     .description('int8 (qdq-weight, dynamic-int8) vs fp32 ms per call at batch 1 and 32 in onnxruntime-node and onnxruntime-web')
@@ -22,11 +29,13 @@ qdq-unfolded, the same file loaded without it (why the option matters); dynamic-
 (DynamicQuantizeLinear + MatMulInteger). Variants are interleaved round by round so machine
 noise hits all of them alike; ratios are against fp32 in the same run.`)
     .action(async (flags: { quick?: boolean; model?: string[]; out?: string }) => {
-      await runOnnxBench({
+      const { runOnnxBench } = await import('../../bench/onnx.js');
+      await withProgress('onnx', (log) => runOnnxBench({
+        log,
         quick: flags.quick ?? false,
         ...(flags.model ? { models: flags.model } : {}),
         ...(flags.out ? { out: flags.out } : {}),
-      });
+      }));
     });
   bench
     .command('codec')
@@ -34,7 +43,8 @@ noise hits all of them alike; ratios are against fp32 in the same run.`)
     .option('--quick', 'fewer rounds')
     .option('--out <file>', 'raw JSON results (default: bench/results/codec.json)')
     .action(async (flags: { quick?: boolean; out?: string }) => {
-      await runCodecBench({ quick: flags.quick ?? false, ...(flags.out ? { out: flags.out } : {}) });
+      const { runCodecBench } = await import('../../bench/codec.js');
+      await withProgress('codec', (log) => runCodecBench({ log, quick: flags.quick ?? false, ...(flags.out ? { out: flags.out } : {}) }));
     });
   bench
     .command('batching')
@@ -42,7 +52,8 @@ noise hits all of them alike; ratios are against fp32 in the same run.`)
     .option('--quick', '2 s per cell instead of 6')
     .option('--out <file>', 'raw JSON results (default: bench/results/batching.json)')
     .action(async (flags: { quick?: boolean; out?: string }) => {
-      await runBatchingBench({ quick: flags.quick ?? false, ...(flags.out ? { out: flags.out } : {}) });
+      const { runBatchingBench } = await import('../../bench/batching.js');
+      await withProgress('batching', (log) => runBatchingBench({ log, quick: flags.quick ?? false, ...(flags.out ? { out: flags.out } : {}) }));
     });
   bench
     .command('edge')
@@ -61,12 +72,13 @@ after wrangler's Ready.`)
       // Loaded on demand: it pulls in autocannon and wrangler, devDependencies that an installed
       // `cleave edge` or `cleave cloud` must neither need nor pay for at start-up.
       const { runEdgeBench } = await import('../../bench/edge.js');
-      await runEdgeBench({
+      await withProgress('edge', (log) => runEdgeBench({
+        log,
         quick: flags.quick ?? false,
         ...(flags.duration !== undefined ? { durationS: positive(flags.duration, '--duration') } : {}),
         ...(flags.connections !== undefined ? { connections: positive(flags.connections, '--connections', true) } : {}),
         ...(flags.out ? { out: flags.out } : {}),
-      });
+      }));
     });
   bench
     .command('split')
@@ -84,7 +96,8 @@ order, after a warm-up of each in each cell. The oracle is the best fixed strate
 agreement is top-1 against the fp32 cloud answer of the same input.`)
     .action(async (flags: { quick?: boolean; cells?: string; requests?: string; families?: string; edgeBackend?: string; edgeSlowdown?: string; out?: string }) => {
       const { runSplitBench } = await import('../../bench/split.js');
-      await runSplitBench({
+      await withProgress('split', (log) => runSplitBench({
+        log,
         quick: flags.quick ?? false,
         ...(flags.cells !== undefined ? { cells: flags.cells } : {}),
         ...(flags.requests !== undefined ? { requests: positive(flags.requests, '--requests', true) } : {}),
@@ -92,7 +105,7 @@ agreement is top-1 against the fp32 cloud answer of the same input.`)
         ...(flags.edgeBackend !== undefined ? { edgeBackend: flags.edgeBackend } : {}),
         ...(flags.edgeSlowdown !== undefined ? { edgeSlowdown: positive(flags.edgeSlowdown, '--edge-slowdown', true) } : {}),
         ...(flags.out ? { out: flags.out } : {}),
-      });
+      }));
     });
   bench
     .command('load')
@@ -111,15 +124,32 @@ omission). A series stops at p99 > 120 ms, achieved < 95% of offered, or any fai
 generator runs in this process and shares the machine's cores with the server.`)
     .action(async (flags: { quick?: boolean; duration?: string; rates?: string; connections?: string; out?: string; chart?: string }) => {
       const { runLoadBench } = await import('../../bench/load.js');
-      await runLoadBench({
+      await withProgress('load', (log) => runLoadBench({
+        log,
         quick: flags.quick ?? false,
         ...(flags.duration !== undefined ? { durationS: positive(flags.duration, '--duration') } : {}),
         ...(flags.rates !== undefined ? { rates: flags.rates.split(',').map((s) => positive(s.trim(), '--rates')) } : {}),
         ...(flags.connections !== undefined ? { connections: positive(flags.connections, '--connections', true) } : {}),
         ...(flags.out ? { out: flags.out } : {}),
         ...(flags.chart ? { chart: flags.chart } : {}),
-      });
+      }));
     });
+  // Every suite takes --quick: the shortest run worth reading.
+  for (const suite of bench.commands) suite.addHelpText('after', `\nExample:\n  cleave bench ${suite.name()} --quick`);
+}
+
+/**
+ * Runs a suite with its log lines going through a progress reporter: on a terminal a bar shows
+ * the elapsed time and the latest step under the output; elsewhere the lines print as they are.
+ */
+async function withProgress<T>(suite: string, run: (log: (line: string) => void) => Promise<T>): Promise<T> {
+  const progress = createProgress();
+  progress.start(`bench ${suite}`);
+  try {
+    return await run((line) => progress.note(line));
+  } finally {
+    progress.stop();
+  }
 }
 
 /** A flag's value as a positive number (or integer); CLEAVE_E_BAD_ARGUMENT naming the flag otherwise. */

@@ -1,4 +1,7 @@
-import type { Command } from 'commander';
+/**
+ * What `cleave demo` runs (registered in demo-command.ts, which loads this file only when the
+ * demo starts: it pulls in both servers).
+ */
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -23,28 +26,10 @@ import { cloudGoneDemo, edgeDemo, startLoopback } from './demo-edge.js';
 import { workflowsDemo } from './demo-workflows.js';
 import { formatBytes, formatTable } from '../table.js';
 
-/**
- * `cleave demo`: the main job. It grows with the project; today it builds the model zoo, runs
- * real inputs through the zoo's preprocessing on both inference backends (native and wasm),
- * splits a CNN into an edge head and a cloud tail that together give the full answer, and
- * serves that tail from the cloud tier on loopback over the WebSocket protocol and KServe v2,
- * then puts an edge node in front of the cloud (demo-edge.ts), deploys and runs workflows on it
- * (demo-workflows.ts), and stops the cloud to show degraded answers.
- */
-export function registerDemo(program: Command): void {
-  program
-    .command('demo')
-    .description('build the model zoo and run it: both runtimes, int8 variants, a split model, cloud and edge on loopback, workflows')
-    .option('--dir <dir>', 'model zoo directory (default: models/ in the repository)')
-    .addHelpText('after', '\nEverything runs on this machine, on the CPU, with generated models: nothing is downloaded.')
-    .action(async (opts: { dir?: string }) => {
-      await runDemo(opts.dir);
-    });
-}
-
 const say = (s = ''): void => void process.stdout.write(`${s}\n`);
 
-async function runDemo(dir?: string): Promise<void> {
+/** The demo (see cli/commands/demo-command.ts for what it shows). */
+export async function runDemo(dir?: string): Promise<void> {
   say('Cleave demo: the model zoo on both runtimes, int8, and a split model\n');
   say('1. Model zoo (generated from fixed seeds; cached in models/ once built)');
   const t0 = performance.now();

@@ -13,6 +13,7 @@
 import type { Command } from 'commander';
 import path from 'node:path';
 import { ZOO_MODELS, type ManifestEntry } from '../../shared/zoo/index.js';
+import { createProgress } from '../progress.js';
 import { DEFAULT_ZOO_DIR, syncZoo } from '../zoo-files.js';
 
 interface ModelsOptions {
@@ -90,6 +91,12 @@ export function registerModels(program: Command): void {
     .option('--only <names>', 'comma-separated model names to build')
     .option('--force', 'rebuild even when the files are current')
     .option('--list', 'print the catalogue without building')
+    .addHelpText('after', `
+Examples:
+  cleave models                       build what is missing or stale, print the table
+  cleave models --only mlp-small,cnn-small
+  cleave models --force --out /tmp/zoo
+  cleave models --list`)
     .action(async (opts: ModelsOptions) => {
       if (opts.list) {
         process.stdout.write(`${listCatalogue()}\n`);
@@ -97,12 +104,15 @@ export function registerModels(program: Command): void {
       }
       const only = opts.only?.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
       const started = performance.now();
+      // A bar on a terminal, a line per model otherwise (CI logs, pipes).
+      const progress = createProgress();
       const res = await syncZoo({
         ...(opts.out !== undefined ? { dir: opts.out } : {}),
         ...(only ? { only } : {}),
         force: opts.force === true,
-        onBuilt: (b) => process.stderr.write(`built ${b.name} in ${Math.round(b.buildMs)} ms\n`),
-      });
+        onPlan: (names) => progress.start('building model zoo', names.length),
+        onBuilt: (b) => progress.tick(`${b.name} ${Math.round(b.buildMs)} ms`),
+      }).finally(() => progress.stop());
       const ms = new Map(res.built.map((b) => [b.name, b.buildMs]));
       const shown = new Set(only ?? ZOO_MODELS.map((m) => m.name));
       const entries = res.manifest.models.filter((e) => shown.has(e.name));

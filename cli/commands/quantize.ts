@@ -123,7 +123,11 @@ Modes:
 
 Weights smaller than --min-elements, shared by several nodes, or not fp32 stay fp32; biases and
 normalization parameters always do. The evaluation runs the fp32 and int8 models on the same
---samples inputs (the zoo's own samples for zoo models, seeded random ones otherwise).`;
+--samples inputs (the zoo's own samples for zoo models, seeded random ones otherwise).
+
+Examples:
+  cleave quantize models/text-tiny.onnx --mode dynamic-int8 -o /tmp/text-int8.onnx
+  cleave quantize models/mlp-large.onnx --mode qdq-weight`;
 
 export function registerQuantize(program: Command): void {
   program
