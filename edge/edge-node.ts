@@ -20,7 +20,7 @@ import { EdgeMetrics } from './metrics.js';
 import { ModelCatalog, type CatalogEntry } from './model-catalog.js';
 import { ResultCache } from './result-cache.js';
 import { formatTraceparent } from '../shared/trace.js';
-import { otelSpanRecorder } from '../shared/observability/otel-span-recorder.js';
+import { NOOP_SPAN_RECORDER, type SpanRecorder } from '../shared/observability/span-recorder.js';
 import { traceArgs } from './observability/trace-args.js';
 import { workflowRunObserver } from './observability/workflow-observer.js';
 import { edgeProtocolLimits } from './protocol-limits.js';
@@ -80,6 +80,8 @@ export interface EdgeParts {
   readonly wallClock?: Clock;
   /** Tenant keys, quotas and the audit log (edge/tenants). Default: an open edge with an in-memory audit log. */
   readonly security?: EdgeSecurity;
+  /** Where spans go; default none (NOOP_SPAN_RECORDER). The Node entry passes the OpenTelemetry one. */
+  readonly spans?: SpanRecorder;
 }
 
 export interface EdgeNode {
@@ -113,8 +115,9 @@ export function createEdgeNode(parts: EdgeParts, settings: EdgeSettings = {}): E
   const estimates = parts.estimates ?? new LiveEstimates(parts.clock);
   // The router's link estimates are read at each scrape (cleave_edge_router_link_*).
   metrics.watchLinkEstimates(() => estimates.link.snapshot());
-  // OpenTelemetry spans when the process registered an SDK (docs/observability.md); else free.
-  const spans = otelSpanRecorder();
+  // OpenTelemetry spans when the entry hands in a recorder (the Node entry does: docs/observability.md);
+  // the Worker does not: a Worker has no SDK to export them with, so its spans would be free no-ops anyway.
+  const spans = parts.spans ?? NOOP_SPAN_RECORDER;
   const service = new EdgeService({
     catalog, cloud: parts.cloud, cache, metrics, clock: parts.clock, timers: parts.timers, digest: parts.digest, estimates,
     spans, random: parts.random, ...(parts.log ? { log: parts.log } : {}),

@@ -34,6 +34,7 @@ import { WorkflowFileStore } from './workflow-file-store.js';
 import { zooSampleInputs } from '../shared/zoo/samples/index.js';
 import { EVALUATION_SEED } from '../shared/zoo/build.js';
 import { linkTokenProvider } from '../shared/auth/link-token.js';
+import { otelSpanRecorder } from '../shared/observability/otel-span-recorder.js';
 import { createEdgeSecurity, keyFileFromText } from './tenants/edge-security.js';
 import type { Rejection } from './tenants/tenant-guard.js';
 import { parseKeyFile, type KeyFile } from './tenants/key-file.js';
@@ -157,6 +158,8 @@ export async function startEdgeServer(config: EdgeConfig, hooks: { log?: (event:
       ...(log ? { log } : {}),
     }),
     upgradeWebSocket, readBody: nodeBodyReader, processMetrics: hooks.processMetrics ?? true,
+    // OpenTelemetry spans when the process registered an SDK (docs/observability.md); else free.
+    spans: otelSpanRecorder(),
     // Readiness turns 503 while draining, so a load balancer stops sending before the port closes.
     isReady: () => !draining && (warmed || !config.warm),
     ...(log ? { log } : {}),
