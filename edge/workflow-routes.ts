@@ -29,7 +29,7 @@ import { CleaveError } from '../shared/errors.js';
 import { DEFAULT_KSERVE_LIMITS } from '../shared/kserve/limits.js';
 import { JSON_CONTENT_TYPE, splitBody } from '../shared/kserve/framing.js';
 import type { Clock } from '../shared/time.js';
-import { WorkflowSchema } from '../shared/workflow/definition.js';
+import { WorkflowSchema, type WorkflowDefinition } from '../shared/workflow/definition.js';
 import type { StoredWorkflow, WorkflowStore } from '../shared/workflow/store.js';
 import { checkWorkflowName } from '../shared/workflow/store.js';
 import { findWorkflowProblems, problemsError, type ModelLookup } from '../shared/workflow/validate.js';
@@ -118,14 +118,7 @@ export function workflowRoutes(deps: WorkflowRoutesDeps): Hono {
       const { json: doc } = splitBody(body, undefined, { ...DEFAULT_KSERVE_LIMITS, maxBodyBytes: deps.maxBodyBytes }, 'workflow document');
       const docName = (doc as { name?: unknown } | null)?.name;
       if (typeof docName === 'string') name = docName.slice(0, 64);
-      const problems = findWorkflowProblems(doc, models);
-      if (problems.length > 0) {
-        throw new CleaveError('CLEAVE_E_WORKFLOW_INVALID', problemsError(doc, problems).message, {
-          problems: problems.map((p) => ({ at: p.at, message: p.message })),
-        });
-      }
-      // findWorkflowProblems found none, so the shape parses.
-      const def = WorkflowSchema.parse(doc);
+      const def = checkWorkflowDocument(doc, models);
       const stored = await store.put(def, { deployedAt: clock.now(), ...(replicas !== undefined ? { replicas } : {}) });
       audit({
         event: 'workflow.deploy', name: stored.name, version: stored.version, digest: stored.digest, unchanged: stored.unchanged, at: clock.now(),
@@ -178,6 +171,22 @@ export function workflowRoutes(deps: WorkflowRoutesDeps): Hono {
   }
 
   return app;
+}
+
+/**
+ * The document as a definition, or 400 CLEAVE_E_WORKFLOW_INVALID with every problem in
+ * `detail.problems` as `{ at, message }`: the deploy's check, shared with the dashboard's dry run
+ * (edge/dashboard/dashboard-api-routes.ts) so both refuse a document in the same words.
+ */
+export function checkWorkflowDocument(doc: unknown, models: ModelLookup): WorkflowDefinition {
+  const problems = findWorkflowProblems(doc, models);
+  if (problems.length > 0) {
+    throw new CleaveError('CLEAVE_E_WORKFLOW_INVALID', problemsError(doc, problems).message, {
+      problems: problems.map((p) => ({ at: p.at, message: p.message })),
+    });
+  }
+  // findWorkflowProblems found none, so the shape parses.
+  return WorkflowSchema.parse(doc);
 }
 
 /** The name and version a `/:name[?version=]` request names; CLEAVE_E_BAD_ARGUMENT when malformed. */

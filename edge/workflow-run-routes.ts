@@ -68,7 +68,8 @@ export function placementHeader(nodes: readonly NodeReport[]): string {
   return nodes.filter((n) => n.explanation !== undefined && n.placement !== 'inline').map((n) => `${n.node}: ${n.explanation!.replace(/[\r\n|]/g, ' ')}`).join(' | ');
 }
 
-function timing(r: WorkflowResult): string {
+/** A run's Server-Timing segments: the time its nodes spent on the edge and in the cloud (a cut counts as cloud), and its total, ms. */
+export function runTimingSegments(r: WorkflowResult): { name: string; durMs: number }[] {
   let edge = 0;
   let cloud = 0;
   for (const n of r.nodes) {
@@ -76,10 +77,16 @@ function timing(r: WorkflowResult): string {
     if (n.placement === 'edge') edge += n.ms;
     else if (n.placement === 'cloud' || n.placement?.startsWith('cut:')) cloud += n.ms;
   }
-  return formatServerTiming([{ name: TIMING.edge, durMs: edge }, { name: 'cloud', durMs: cloud }, { name: TIMING.total, durMs: r.totalMs }]);
+  return [{ name: TIMING.edge, durMs: edge }, { name: 'cloud', durMs: cloud }, { name: TIMING.total, durMs: r.totalMs }];
 }
 
-function resultJson(name: string, version: number, r: WorkflowResult, id?: string): Record<string, unknown> {
+/** The Server-Timing header of a run. */
+export function runServerTiming(r: WorkflowResult): string {
+  return formatServerTiming(runTimingSegments(r));
+}
+
+/** The JSON answer of a run (also the dry run's, edge/dashboard/dashboard-api-routes.ts). */
+export function resultJson(name: string, version: number, r: WorkflowResult, id?: string): Record<string, unknown> {
   return {
     workflow: name, version, outputs: outputsJson(r.outputs), nodes: r.nodes,
     ...(r.exitedAt !== undefined ? { exitedAt: r.exitedAt } : {}),
@@ -143,13 +150,14 @@ export function workflowRunRoutes(deps: WorkflowRunRoutesDeps): Hono {
           end?.();
         },
       );
-      return new Response(stream, { status: 200, headers: { 'content-type': NDJSON, 'cache-control': 'no-store' } });
+      // Through the context, not a bare Response: the request id and traceparent set by deps.context go out too.
+      return c.body(stream, 200, { 'content-type': NDJSON, 'cache-control': 'no-store' });
     }
     const { stored, result } = await deps.service.run(base);
     return c.json(resultJson(stored.name, stored.version, result, req.id), 200, {
       'x-cleave-plan': planHeader(result.nodes),
       'x-cleave-placement': placementHeader(result.nodes),
-      'server-timing': timing(result),
+      'server-timing': runServerTiming(result),
       'cache-control': 'no-store',
     });
   });

@@ -190,6 +190,23 @@ export class WorkflowService {
     return done;
   }
 
+  /**
+   * Runs a document once without storing it (the dashboard's dry run, edge/dashboard): prepared as
+   * a deploy prepares it (split cuts computed, sessions warmed), compiled afresh, checked against
+   * its declared inputs and run under the same budget rules as `run`. Not told to `onRun`: a dry run
+   * leaves no metrics, log line or dashboard statistics behind (the live estimates still learn
+   * from its timings, as they would from any traffic). `def` must have passed the validator.
+   */
+  async dryRun(def: WorkflowDefinition, inputs: TensorMap, opts: { readonly deadlineMs?: number; readonly signal?: AbortSignal } = {}): Promise<WorkflowResult> {
+    await this.prepare(def);
+    checkInputs(`workflow ${def.name}`, inputs, def.inputs);
+    const compiled = compileWorkflow(def, this.models);
+    return runWorkflow(compiled, this.opts.runtime, inputs, {
+      deadlineMs: this.budget(opts.deadlineMs, def),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+  }
+
   /** Where each node would run now for a request of `batch` rows, with the cost terms, without running anything. */
   async plan(name: string, version?: number, batch = 1): Promise<WorkflowPlan> {
     const { stored, compiled } = await this.load(name, version);

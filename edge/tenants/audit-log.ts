@@ -1,15 +1,15 @@
 /**
- * The audit log of administrative actions: workflow deploys and deletes, edge model loads and
- * unloads. Each entry goes to a sink (the edge's JSON log lines, `{"event":"audit",...}`, so a
+ * The audit log of administrative actions: workflow deploys, deletes and dry runs, edge model
+ * loads and unloads. Each entry goes to a sink (the edge's JSON log lines, `{"event":"audit",...}`, so a
  * log shipper keeps them) and into an in-memory ring that `GET /v1/audit` reads, newest first.
  * Failed attempts are recorded too (outcome `error` with the code): a refused deploy is as
  * interesting to an auditor as a good one. Runtime-neutral.
  */
 import type { Clock } from '../../shared/time.js';
 
-/** What was done. */
-export type AuditAction = 'workflow.deploy' | 'workflow.delete' | 'model.load' | 'model.unload';
-export const AUDIT_ACTIONS: readonly AuditAction[] = ['workflow.deploy', 'workflow.delete', 'model.load', 'model.unload'];
+/** What was done. `workflow.dry-run`: a document validated and run once without being stored (the dashboard's dry run). */
+export type AuditAction = 'workflow.deploy' | 'workflow.delete' | 'workflow.dry-run' | 'model.load' | 'model.unload';
+export const AUDIT_ACTIONS: readonly AuditAction[] = ['workflow.deploy', 'workflow.delete', 'workflow.dry-run', 'model.load', 'model.unload'];
 
 /** One audited action. */
 export interface AuditEntry {

@@ -78,6 +78,9 @@ describe('workflows on a Node edge process', () => {
   it('streams one NDJSON line per node, then the result', async () => {
     const r = await post('/v1/workflows/voice-local/infer', body, { accept: 'application/x-ndjson' });
     expect(r.headers.get('content-type')).toContain('application/x-ndjson');
+    // The stream's answer names its request and span, as every other inference answer does.
+    expect(r.headers.get('x-request-id')).toMatch(/\S/);
+    expect(r.headers.get('traceparent')).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/);
     const lines = (await r.text()).trim().split('\n').map((l) => JSON.parse(l) as { event: string; node?: string });
     expect(lines.map((l) => `${l.event}:${l.node ?? ''}`)).toEqual(['node:asr', 'node:tokens', 'node:nlu', 'node:reply', 'result:']);
   });
