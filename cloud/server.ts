@@ -29,6 +29,9 @@ import { nodePluginRegistry } from './plugins/node-model-stores.js';
 import { ZooSource } from './repository/zoo-source.js';
 import { ServerSession, type SessionMetrics } from '../shared/protocol/server-session.js';
 import { createWorkerBackend } from './worker-backend.js';
+import { cloudDashboardRoutes, type CloudConnection } from './dashboard-routes.js';
+import { nodeDashboardAssets } from '../dashboard/node-dashboard-assets.js';
+import { cryptoRandomBytes } from '../shared/trace.js';
 
 /** Path of the protocol WebSocket. */
 export const PROTOCOL_PATH = '/v1/ws';
@@ -124,6 +127,14 @@ export async function startCloudServer(config: CloudConfig, opts: CloudServerOpt
     service, repository, metrics, auth, clock: systemClock, name: 'cleave-cloud', version: '0.1.0',
     maxBodyBytes: config.maxBodyBytes, isReady: () => isReady && !draining,
   });
+  // The protocol connections by session, for the dashboard's list of connected edges.
+  const connectionInfo = new Map<ServerSession, Omit<CloudConnection, 'inFlight'>>();
+  // The cloud's own dashboard view and its JSON (docs/dashboard.md); before serving, as Hono builds its router once.
+  app.route('/', cloudDashboardRoutes({
+    repository, service, metrics, auth, name: 'cleave-cloud', version: '0.1.0', device: device.device,
+    isReady: () => isReady && !draining, assets: nodeDashboardAssets(), clock: systemClock, random: cryptoRandomBytes,
+    connections: () => [...connectionInfo].map(([s, c]) => ({ ...c, inFlight: s.inFlight })),
+  }));
 
   const server = await new Promise<Server>((resolve) => {
     const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s as Server)) as Server;
@@ -151,7 +162,7 @@ export async function startCloudServer(config: CloudConfig, opts: CloudServerOpt
         ws.close(4401, 'CLEAVE_E_UNAUTHORIZED: the token is not valid');
         return;
       }
-      attach(ws, token !== undefined || !auth.required);
+      attach(ws, token !== undefined || !auth.required, req.socket.remoteAddress);
     });
   });
 
@@ -160,7 +171,7 @@ export async function startCloudServer(config: CloudConfig, opts: CloudServerOpt
     protocolError: (code) => metrics.protocolErrors.inc({ code }),
   };
 
-  function attach(ws: WebSocket, authenticated: boolean): void {
+  function attach(ws: WebSocket, authenticated: boolean, remote: string | undefined): void {
     ws.binaryType = 'arraybuffer';
     const id = randomUUID();
     const session = new ServerSession(
@@ -173,6 +184,7 @@ export async function startCloudServer(config: CloudConfig, opts: CloudServerOpt
       },
     );
     sessions.add(session);
+    connectionInfo.set(session, { id, connectedAt: Date.now(), ...(remote !== undefined ? { remote } : {}) });
     sockets.add(ws);
     metrics.connections.inc();
     let alive = true;
@@ -198,6 +210,7 @@ export async function startCloudServer(config: CloudConfig, opts: CloudServerOpt
       clearInterval(beat);
       session.closed();
       sessions.delete(session);
+      connectionInfo.delete(session);
       sockets.delete(ws);
       metrics.connections.dec();
     });

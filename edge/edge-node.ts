@@ -32,7 +32,11 @@ import { workflowRunRoutes } from './workflow-run-routes.js';
 import { EdgeWorkflowRuntime } from './workflow-runtime.js';
 import { WorkflowService } from './workflow-service.js';
 import { auditCatalogEvents, createEdgeSecurity, type EdgeSecurity } from './tenants/edge-security.js';
+import { dashboardApiRoutes } from './dashboard/dashboard-api-routes.js';
+import { DashboardRecorder } from './dashboard/run-recorder.js';
 import { principalOf } from './tenants/http-guard.js';
+import { edgeDashboardRoutes } from './dashboard-routes.js';
+import type { DashboardAssets } from '../shared/dashboard/dashboard-assets.js';
 
 /** Settings of an edge node; every one has a default. */
 export interface EdgeSettings {
@@ -80,6 +84,8 @@ export interface EdgeParts {
   readonly wallClock?: Clock;
   /** Tenant keys, quotas and the audit log (edge/tenants). Default: an open edge with an in-memory audit log. */
   readonly security?: EdgeSecurity;
+  /** The built dashboard page (Node: dist/dashboard); none on the Worker, where /dashboard answers 404 (edge/dashboard-routes.ts). */
+  readonly dashboardAssets?: DashboardAssets;
   /** Where spans go; default none (NOOP_SPAN_RECORDER). The Node entry passes the OpenTelemetry one. */
   readonly spans?: SpanRecorder;
 }
@@ -126,12 +132,18 @@ export function createEdgeNode(parts: EdgeParts, settings: EdgeSettings = {}): E
   });
   const splits = parts.splittable && parts.splittable.length > 0 ? new SplitModels(parts.splittable, parts.backend) : undefined;
   const runtime = new EdgeWorkflowRuntime({ catalog, cloud: parts.cloud, estimates, clock: parts.clock, spans, ...(splits ? { splits } : {}) });
+  // The dashboard's live statistics, fed by every workflow run beside the metrics observer.
+  const dashboard = new DashboardRecorder({ clock: parts.wallClock ?? { now: () => Date.now() } });
+  const observeRun = workflowRunObserver({ metrics, clock: parts.clock, ...(parts.log ? { log: parts.log } : {}) });
   const workflows = new WorkflowService({
     store: parts.workflowStore ?? new MemoryWorkflowStore(), runtime, estimates, clock: parts.clock, ...(splits ? { splits } : {}),
     ...(settings.defaultDeadlineMs !== undefined ? { defaultDeadlineMs: settings.defaultDeadlineMs } : {}),
     ...(settings.maxDeadlineMs !== undefined ? { maxDeadlineMs: settings.maxDeadlineMs } : {}),
     ...(parts.log ? { log: parts.log } : {}),
-    onRun: workflowRunObserver({ metrics, clock: parts.clock, ...(parts.log ? { log: parts.log } : {}) }),
+    onRun: (req, outcome) => {
+      observeRun(req, outcome);
+      dashboard.onRun(req, outcome);
+    },
   });
   const app = createEdgeApp({
     service, catalog, cloud: parts.cloud, cache, metrics, estimates, clock: parts.clock, timers: parts.timers, random: parts.random,
@@ -165,6 +177,18 @@ export function createEdgeNode(parts: EdgeParts, settings: EdgeSettings = {}): E
     ...(parts.readBody ? { readBody: parts.readBody } : {}),
     // The audit log writes each deploy and delete to the log as { event: 'audit', ... }.
     auditLog: security.audit,
+  }));
+  // The dashboard's JSON (GET /v1/dashboard/*) and POST /v1/workflows/dry-run; admin scope with keys.
+  app.route('/', dashboardApiRoutes({
+    recorder: dashboard, service: workflows, store: workflows.deployingStore(), estimates, cloud: parts.cloud, cache,
+    edge: { name: EDGE_NAME, version: EDGE_VERSION, backend: parts.backend.name },
+    maxBodyBytes, limits: edgeProtocolLimits(settings.protocolLimits, maxBodyBytes), auditLog: security.audit,
+    ...(parts.readBody ? { readBody: parts.readBody } : {}),
+  }));
+  // The dashboard page itself (GET /dashboard, login, logout): it checks the admin key or session on its own.
+  app.route('/', edgeDashboardRoutes({
+    clock: parts.clock, random: parts.random,
+    ...(parts.dashboardAssets ? { assets: parts.dashboardAssets } : {}), ...(security.guard ? { guard: security.guard } : {}),
   }));
   return {
     app: app as unknown as Hono, service, catalog, cache, metrics, estimates, cloud: parts.cloud, workflows,

@@ -40,6 +40,7 @@ import type { Rejection } from './tenants/tenant-guard.js';
 import { parseKeyFile, type KeyFile } from './tenants/key-file.js';
 import { maskedLog } from './tenants/log-masker.js';
 import { parse as parseYaml } from 'yaml';
+import { nodeDashboardAssets } from '../dashboard/node-dashboard-assets.js';
 
 export interface EdgeServer {
   readonly port: number;
@@ -158,6 +159,8 @@ export async function startEdgeServer(config: EdgeConfig, hooks: { log?: (event:
       ...(log ? { log } : {}),
     }),
     upgradeWebSocket, readBody: nodeBodyReader, processMetrics: hooks.processMetrics ?? true,
+    // The dashboard page from dist/dashboard (npm run build:dashboard); read again when rebuilt.
+    dashboardAssets: nodeDashboardAssets(),
     // OpenTelemetry spans when the process registered an SDK (docs/observability.md); else free.
     spans: otelSpanRecorder(),
     // Readiness turns 503 while draining, so a load balancer stops sending before the port closes.

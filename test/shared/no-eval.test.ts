@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
-const DIRS = ['shared', 'edge', 'cloud', 'wasm', 'cli', 'bench', 'bin'];
+const DIRS = ['shared', 'edge', 'cloud', 'wasm', 'cli', 'bench', 'bin', 'dashboard'];
 
 async function sources(dir: string): Promise<string[]> {
   const out: string[] = [];
