@@ -14,6 +14,7 @@
  * ids and timing segments, `auto` placements are counted with their estimate error, and spans go
  * to the SpanRecorder (OpenTelemetry when an SDK is registered).
  */
+import type { EdgeTiming } from '../shared/server-timing.js';
 import { CleaveError, toCleaveError, type ErrorCode } from '../shared/errors.js';
 import { requestLogEvent, spanIdOf, type LogSink } from '../shared/observability/request-log.js';
 import { NOOP_SPAN_RECORDER, SPAN_NAMES, type RecordedSpan, type SpanRecorder } from '../shared/observability/span-recorder.js';
@@ -38,19 +39,7 @@ import type { CacheMode, CacheStatus, ResultCache } from './result-cache.js';
 /** Which tier computed an answer. */
 export type ServedBy = 'edge' | 'cloud';
 
-/** Where a request's time went, ms (the Server-Timing segments). */
-export interface EdgeTiming {
-  /** Cache key digest and lookup (0 when the cache was bypassed). */
-  readonly cacheMs: number;
-  /** Model compute on the edge backend. */
-  readonly edgeMs?: number;
-  /** Round trip to the cloud minus the cloud's own queue and compute time. */
-  readonly linkMs?: number;
-  readonly cloudQueueMs?: number;
-  readonly cloudComputeMs?: number;
-  /** The whole request as the edge saw it. */
-  readonly totalMs: number;
-}
+export type { EdgeTiming };
 
 /** Why and by what a cloud model was answered at the edge. */
 export interface Degraded {

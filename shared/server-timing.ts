@@ -233,3 +233,17 @@ function parseEntry(sc: Scanner): TimingSegment | undefined {
     }
   }
 }
+
+/** Where a request's time went at the edge, ms (the Server-Timing segments of an answer); the edge fills it, clients read it. */
+export interface EdgeTiming {
+  /** Cache key digest and lookup (0 when the cache was bypassed). */
+  readonly cacheMs: number;
+  /** Model compute on the edge backend. */
+  readonly edgeMs?: number;
+  /** Round trip to the cloud minus the cloud's own queue and compute time. */
+  readonly linkMs?: number;
+  readonly cloudQueueMs?: number;
+  readonly cloudComputeMs?: number;
+  /** The whole request as the edge saw it. */
+  readonly totalMs: number;
+}

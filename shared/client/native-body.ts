@@ -10,6 +10,7 @@
  * keeps working when a newer edge adds one. Limits: the protocol's DEFAULT_LIMITS (64 MiB body
  * and tensor, 64 tensors, rank 8), checked by the msgpack pre-scan before anything is allocated.
  */
+import type { EdgeTiming } from '../server-timing.js';
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import { CleaveError } from '../errors.js';
 import { describeJson, isJsonObject, own } from '../kserve/json-fields.js';
@@ -43,15 +44,7 @@ export interface NativeRequestFields {
   readonly int8Outputs?: boolean;
 }
 
-/** Where the edge says a request's time went, ms (the Server-Timing segments). */
-export interface EdgeTiming {
-  readonly cacheMs: number;
-  readonly edgeMs?: number;
-  readonly linkMs?: number;
-  readonly cloudQueueMs?: number;
-  readonly cloudComputeMs?: number;
-  readonly totalMs: number;
-}
+export type { EdgeTiming };
 
 /** A native response as read. */
 export interface NativeAnswer {
