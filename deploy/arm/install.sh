@@ -62,7 +62,7 @@ echo "== code -> $PREFIX"
 staging="$PREFIX.new"
 rm -rf "$staging"
 install -d -m 0755 "$staging"
-for item in package.json package-lock.json .npmrc tsconfig.json README.md bin cli shared cloud edge wasm bench docs; do
+for item in package.json package-lock.json .npmrc tsconfig.json README.md bin cli shared cloud edge wasm bench dashboard docs; do
   cp -a "$SRC/$item" "$staging/"
 done
 # Current zoo files are reused by `cleave models` (it checks each file's SHA-256).

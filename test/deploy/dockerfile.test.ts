@@ -131,6 +131,17 @@ describe('deploy/Dockerfile', () => {
     expect(lineage(edge).map((s) => copiedFrom(s, '/app/models')).find(Boolean)).toBe(models);
   });
 
+  it('the dashboard is built once the sources are in, and copied into the cloud and edge images', () => {
+    const built = dockerfile.stages.find((st) => instructions(st, 'RUN').some((r) => r.args === 'node bin/build-dashboard.mjs'));
+    expect(built, 'a stage runs `node bin/build-dashboard.mjs`').toBeDefined();
+    expect(copiedFrom(cloud, '/app/dist')).toBe(built);
+    expect(lineage(edge).map((st) => copiedFrom(st, '/app/dist')).find(Boolean)).toBe(built);
+    // package.json's prepare builds it from sources a dependency stage does not have: every npm ci drops it first.
+    for (const st of dockerfile.stages) {
+      for (const r of instructions(st, 'RUN').filter((x) => x.args.includes('npm ci'))) expect(r.args).toMatch(/^npm pkg delete scripts\.prepare && npm ci /);
+    }
+  });
+
   for (const [tier, stage, port] of [['cloud', cloud, DEFAULT_CLOUD_CONFIG.port], ['edge', edge, DEFAULT_EDGE_CONFIG.port]] as const) {
     it(`${tier} image: unprivileged, node as the exec-form command, SIGTERM, a readiness health check`, () => {
       const user = effective(dockerfile, stage, 'USER')?.args ?? 'root';
