@@ -83,6 +83,8 @@ export const api = {
   templates: () => call<Template[] | { templates: Template[] }>('GET', '/v1/dashboard/templates').then((a) => (Array.isArray(a.body) ? a.body : a.body.templates ?? [])),
   /** Runs a document once without storing it; 400 CLEAVE_E_WORKFLOW_INVALID lists its problems. */
   dryRun: (doc: unknown, inputs: unknown) => call<RunAnswer>('POST', '/v1/workflows/dry-run', { doc, ...(inputs !== undefined ? { inputs } : { sample: true }) }),
+  /** The edge's validator alone (400 with every problem), nothing run. */
+  validate: (doc: unknown) => call<{ name: string; valid: boolean }>('POST', '/v1/workflows/dry-run', { doc, validateOnly: true }),
   deploy: (doc: unknown) => call<{ name: string; version: number; digest: string; unchanged: boolean }>('POST', '/v1/workflows', doc),
   run: (name: string, inputs: unknown) => call<RunAnswer>('POST', `/v1/workflows/${encodeURIComponent(name)}/infer`, { inputs }),
   logout: () => call<unknown>('POST', '/dashboard/logout', {}),

@@ -9,7 +9,8 @@
  *                                        their cost terms, the last 300 runs' totals and segments
  *   GET  /v1/dashboard/templates         the zoo pipelines as documents with sample inputs
  *   POST /v1/workflows/dry-run           { doc, inputs? | sample: true, deadlineMs? }: validated as
- *                                        a deploy is, prepared, run once, stored nowhere
+ *                                        a deploy is, prepared, run once, stored nowhere;
+ *                                        { doc, validateOnly: true }: the validation alone, nothing run
  *
  * With API keys configured every one needs the `admin` scope (edge/tenants/route-scopes.ts): they
  * show documents, placements and timings, and a dry run runs what it is given. Errors are thrown
@@ -49,7 +50,7 @@ import { workflowTemplates } from './templates.js';
 export const DRY_RUN_MAX_DEADLINE_MS = 30_000;
 
 /** Fields a dry-run body may have. */
-const DRY_RUN_FIELDS = ['doc', 'inputs', 'sample', 'deadlineMs'] as const;
+const DRY_RUN_FIELDS = ['doc', 'inputs', 'sample', 'deadlineMs', 'validateOnly'] as const;
 
 /** What the dashboard endpoints read. */
 export interface DashboardApiDeps {
@@ -134,6 +135,11 @@ export function dashboardApiRoutes(deps: DashboardApiDeps): Hono {
       if (typeof docName === 'string') name = docName.slice(0, 64);
       // The deploy's own check: the same 400 with the same problems for the same document.
       const def = checkWorkflowDocument(req.doc, deps.service.models);
+      // A form's Validate button: the verdict without running models or calling the cloud. Split
+      // cuts are checked when they are prepared (a dry run or a deploy), not here.
+      if (req.validateOnly) {
+        return { response: c.json({ name: def.name, valid: true, problems: [] }, 200, { 'cache-control': 'no-store' }), detail: { validateOnly: true } };
+      }
       const inputs = req.sample ? workflowSampleInputs(def) : parseInputs(req.inputs, deps.limits);
       const deadlineMs = Math.min(req.deadlineMs ?? def.deadlineMs ?? maxDeadline, maxDeadline);
       const result = await deps.service.dryRun(def, inputs, { deadlineMs, signal: c.req.raw.signal });
@@ -157,6 +163,8 @@ interface DryRunRequest {
   readonly inputs?: unknown;
   readonly sample: boolean;
   readonly deadlineMs?: number;
+  /** Validate only: no inputs, nothing run. */
+  readonly validateOnly: boolean;
 }
 
 /** The body's fields, checked; CLEAVE_E_BAD_ARGUMENT naming the first wrong one. */
@@ -171,6 +179,12 @@ function dryRunRequest(json: unknown): DryRunRequest {
     }
   }
   if (o.doc === undefined) throw new CleaveError('CLEAVE_E_BAD_ARGUMENT', 'doc is missing: give the workflow document to dry-run, as POST /v1/workflows takes it', { field: 'doc' });
+  const validateOnly = o.validateOnly;
+  if (validateOnly !== undefined && typeof validateOnly !== 'boolean') throw new CleaveError('CLEAVE_E_BAD_ARGUMENT', `validateOnly must be true or false, got ${JSON.stringify(validateOnly).slice(0, 40)}`, { field: 'validateOnly' });
+  if (validateOnly === true) {
+    if (o.inputs !== undefined || o.sample !== undefined) throw new CleaveError('CLEAVE_E_BAD_ARGUMENT', 'validateOnly runs nothing: give no inputs and no sample with it', { field: o.inputs !== undefined ? 'inputs' : 'sample' });
+    return { doc: o.doc, sample: false, validateOnly: true };
+  }
   const sample = o.sample;
   if (sample !== undefined && typeof sample !== 'boolean') throw new CleaveError('CLEAVE_E_BAD_ARGUMENT', `sample must be true or false, got ${JSON.stringify(sample).slice(0, 40)}`, { field: 'sample' });
   if (sample === true && o.inputs !== undefined) throw new CleaveError('CLEAVE_E_BAD_ARGUMENT', 'give inputs or sample: true, not both', { field: 'inputs' });
@@ -179,7 +193,7 @@ function dryRunRequest(json: unknown): DryRunRequest {
   if (d !== undefined && !(typeof d === 'number' && Number.isFinite(d) && d > 0)) {
     throw new CleaveError('CLEAVE_E_BAD_ARGUMENT', `deadlineMs must be a number of milliseconds > 0, got ${JSON.stringify(d).slice(0, 40)}`, { field: 'deadlineMs' });
   }
-  return { doc: o.doc, sample: sample === true, ...(o.inputs !== undefined ? { inputs: o.inputs } : {}), ...(d !== undefined ? { deadlineMs: d as number } : {}) };
+  return { doc: o.doc, sample: sample === true, validateOnly: false, ...(o.inputs !== undefined ? { inputs: o.inputs } : {}), ...(d !== undefined ? { deadlineMs: d as number } : {}) };
 }
 
 /** `inputs` read exactly as POST /v1/workflows/:name/infer reads its own (same limits, same messages). */

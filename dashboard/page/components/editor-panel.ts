@@ -5,7 +5,7 @@
  *   Dry run   - runs the draft once on the sample input without storing it: answer, plan, placement,
  *   Deploy    - POST /v1/workflows; a new version when it changed.
  * Validate and dry run both go through POST /v1/workflows/dry-run, which validates exactly as a
- * deploy does before running anything; Validate shows only the verdict.
+ * deploy does; Validate asks for the verdict alone (validateOnly: nothing is run).
  */
 import { useMemo, useState } from 'preact/hooks';
 import { api, ApiError } from '../api.js';
@@ -67,7 +67,7 @@ export function EditorPanel({ templates, templatesError, initial, onDeployed }: 
   };
 
   const validate = () => guarded('validating', async (d) => {
-    await api.dryRun(d, inputsFor(d));
+    await api.validate(d);
     setStatus({ kind: 'ok', text: 'valid: the edge accepts this document' });
   });
   const dryRun = () => guarded('running once', async (d) => {

@@ -213,6 +213,24 @@ describe('dashboard endpoints on the edge app', () => {
     expect(big.status).toBe(413);
   });
 
+  it('validateOnly gives the validator\'s verdict alone: the same problems, and nothing run for a good document', async () => {
+    const node = makeNode();
+    const broken = { ...GATED, name: 'broken', nodes: [GATED.nodes[0], { id: 'second', type: 'model', params: { model: 'no-such-model' } }] };
+    const viaDeploy = (await (await post(node, '/v1/workflows', broken)).json()) as Problems;
+    const bad = await post(node, '/v1/workflows/dry-run', { doc: broken, validateOnly: true });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as Problems).detail.problems).toEqual(viaDeploy.detail.problems);
+    const good = await post(node, '/v1/workflows/dry-run', { doc: GATED, validateOnly: true });
+    expect(good.status).toBe(200);
+    expect(await good.json()).toEqual({ name: GATED.name, valid: true, problems: [] });
+    // Nothing ran: no plan header, and no model session was opened for it.
+    expect(good.headers.get('x-cleave-plan')).toBeNull();
+    expect(node.catalog.list().filter((e) => e.placement === 'edge').some((e) => node.catalog.isLoaded(e))).toBe(false);
+    const refused = await post(node, '/v1/workflows/dry-run', { doc: GATED, validateOnly: true, sample: true });
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as { message: string }).message).toMatch(/validateOnly runs nothing/);
+  });
+
   it('prepares split models as a deploy does: a cut that is no cut point is refused alike, a good one runs', async () => {
     const node = makeNode(undefined, cnnLargeSplittable());
     const split = (cuts: string[][]): WorkflowDefinition => ({
