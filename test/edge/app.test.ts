@@ -6,7 +6,6 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { nodeBackends } from '../../cli/backends.js';
 import type { Digest } from '../../edge/cache-key.js';
 import { NO_CLOUD, type CloudRunRequest, type CloudRunResult, type CloudTransport, type LinkStatus } from '../../edge/cloud-transport.js';
 import { createEdgeNode, EDGE_NAME, EDGE_VERSION, type EdgeNode, type EdgeSettings } from '../../edge/edge-node.js';
@@ -17,7 +16,7 @@ import { parseServerTiming } from '../../shared/server-timing.js';
 import { ManualClock } from '../../shared/time.js';
 import type { RandomBytes } from '../../shared/trace.js';
 import type { Manifest } from '../../shared/zoo/index.js';
-import { zooDir, zooManifest } from '../helpers/zoo.js';
+import { zooBackend } from '../helpers/zoo-backend.js';
 
 const TRACE_ID = '0af7651916cd43dd8448eb211c80319c';
 const TRACEPARENT = `00-${TRACE_ID}-b7ad6b7169203331-01`;
@@ -28,9 +27,7 @@ let dir: string;
 let ort: InferenceBackend;
 
 beforeAll(async () => {
-  manifest = await zooManifest();
-  dir = await zooDir();
-  ort = (await nodeBackends()).get('onnxruntime-node');
+  ({ manifest, dir, ort } = await zooBackend());
 });
 
 const sha256: Digest = (bytes) => createHash('sha256').update(bytes).digest();

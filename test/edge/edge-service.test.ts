@@ -5,7 +5,6 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { nodeBackends } from '../../cli/backends.js';
 import type { Digest } from '../../edge/cache-key.js';
 import type { CloudRunRequest, CloudRunResult, CloudTransport, LinkStatus } from '../../edge/cloud-transport.js';
 import { createEdgeNode, type EdgeNode, type EdgeSettings } from '../../edge/edge-node.js';
@@ -20,7 +19,8 @@ import { ManualClock } from '../../shared/time.js';
 import type { RandomBytes } from '../../shared/trace.js';
 import type { Manifest } from '../../shared/zoo/index.js';
 import { steppedBackend } from '../helpers/stepped-backend.js';
-import { zooDir, zooManifest, zooModelBytes } from '../helpers/zoo.js';
+import { zooModelBytes } from '../helpers/zoo.js';
+import { zooBackend } from '../helpers/zoo-backend.js';
 
 /** Ms every edge model run takes on the ManualClock (the wrapper below advances it). */
 const EDGE_RUN_MS = 7;
@@ -31,9 +31,7 @@ let dir: string;
 let ort: InferenceBackend;
 
 beforeAll(async () => {
-  manifest = await zooManifest();
-  dir = await zooDir();
-  ort = (await nodeBackends()).get('onnxruntime-node');
+  ({ manifest, dir, ort } = await zooBackend());
 });
 
 

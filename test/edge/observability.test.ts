@@ -6,7 +6,6 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { nodeBackends } from '../../cli/backends.js';
 import type { CloudRunRequest, CloudRunResult, CloudTransport, LinkStatus } from '../../edge/cloud-transport.js';
 import { createEdgeNode, type EdgeNode } from '../../edge/edge-node.js';
 import { EdgeMetrics } from '../../edge/metrics.js';
@@ -19,7 +18,7 @@ import { ManualClock } from '../../shared/time.js';
 import { parseTraceparent, type RandomBytes } from '../../shared/trace.js';
 import type { Manifest } from '../../shared/zoo/index.js';
 import { steppedBackend } from '../helpers/stepped-backend.js';
-import { zooDir, zooManifest } from '../helpers/zoo.js';
+import { zooBackend } from '../helpers/zoo-backend.js';
 
 const EDGE_RUN_MS = 7;
 const TID = '0af7651916cd43dd8448eb211c80319c';
@@ -32,9 +31,7 @@ let dir: string;
 let ort: InferenceBackend;
 
 beforeAll(async () => {
-  manifest = await zooManifest();
-  dir = await zooDir();
-  ort = (await nodeBackends()).get('onnxruntime-node');
+  ({ manifest, dir, ort } = await zooBackend());
 });
 
 

@@ -6,7 +6,6 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { nodeBackends } from '../../../cli/backends.js';
 import { NO_CLOUD } from '../../../edge/cloud-transport.js';
 import { createEdgeNode, EDGE_NAME, EDGE_VERSION, type EdgeNode } from '../../../edge/edge-node.js';
 import { createApiKey } from '../../../edge/tenants/api-key.js';
@@ -22,16 +21,14 @@ import { TEXT_CASCADE } from '../../../shared/workflow/examples.js';
 import { findWorkflowProblems } from '../../../shared/workflow/validate.js';
 import type { Manifest } from '../../../shared/zoo/index.js';
 import { zooSampleInputs } from '../../../shared/zoo/samples/index.js';
-import { zooDir, zooManifest } from '../../helpers/zoo.js';
+import { zooBackend } from '../../helpers/zoo-backend.js';
 
 let manifest: Manifest;
 let dir: string;
 let ort: InferenceBackend;
 
 beforeAll(async () => {
-  manifest = await zooManifest();
-  dir = await zooDir();
-  ort = (await nodeBackends()).get('onnxruntime-node');
+  ({ manifest, dir, ort } = await zooBackend());
 }, 120_000);
 
 const open: EdgeNode[] = [];
